@@ -1,0 +1,122 @@
+"""The error family: every problem a user can cause is a NetlangError that knows where it happened.
+
+A located error prints as
+
+    FILE:LINE:COL: message
+        the source line
+        ^~~~
+
+and the command line turns it into exit code 1 (2 for UsageError), never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class NetlangError(Exception):
+    """A user-facing error, optionally located at FILE:LINE:COL with the source line shown."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        col: int | None = None,
+        span: int = 1,
+        source_line: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        self.span = max(1, span)
+        self.source_line = source_line
+
+    def at(self, pos: dict[str, Any] | None, file: str | None = None) -> NetlangError:
+        """Fill in the location from an IR `pos` dict ({"line", "col", optional "span"}), if not already set."""
+        if pos and self.line is None:
+            self.line = pos.get("line")
+            self.col = pos.get("col")
+            self.span = max(1, pos.get("span", 1))
+        if file and self.file is None:
+            self.file = file
+        return self
+
+    def with_source(self, text: str | None) -> NetlangError:
+        """Attach the offending source line from the full source text, if the error is located in it."""
+        if self.source_line is None and text is not None and self.line is not None:
+            lines = text.splitlines()
+            if 1 <= self.line <= len(lines):
+                self.source_line = lines[self.line - 1]
+        return self
+
+    def format(self) -> str:
+        """The message as shown to a user: location prefix, message, then source line with a caret."""
+        prefix = ""
+        if self.file is not None:
+            prefix = self.file
+            if self.line is not None:
+                prefix += f":{self.line}"
+                if self.col is not None:
+                    prefix += f":{self.col}"
+            prefix += ": "
+        elif self.line is not None:
+            prefix = f"line {self.line}, column {self.col}: "
+        text = prefix + self.message
+        if self.source_line is None and self.file and self.line is not None:
+            self.with_source(_read_quietly(self.file))
+        if self.source_line is not None and self.col is not None:
+            shown = self.source_line.replace("\t", " ").rstrip("\r\n")
+            caret = " " * (self.col - 1) + "^" + "~" * (self.span - 1)
+            text += f"\n    {shown}\n    {caret}"
+        return text
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def _read_quietly(path: str) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+class SpecSyntaxError(NetlangError):
+    """The spec text does not follow the grammar, or a layer's arguments do not match its signature."""
+
+
+class SchemaError(NetlangError):
+    """The IR breaks the JSON Schema: a wrong type, a value out of range, a missing or unknown field."""
+
+
+class ShapeError(NetlangError):
+    """The network is well formed but means nothing: sizes that do not fit, layers in impossible places."""
+
+
+class DataError(NetlangError):
+    """A data, weights or checkpoint file is missing, malformed, or does not fit the network."""
+
+
+class TrainingError(NetlangError):
+    """Training cannot go on (for example the loss became NaN)."""
+
+
+class UsageError(NetlangError):
+    """The command line itself is wrong: a bad flag, a missing file. Exits with code 2."""
+
+    exit_code = 2
+
+
+def did_you_mean(word: str, candidates) -> str:
+    """' — did you mean 'relu'?' for the closest candidate to a misspelt word, or '' if none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
