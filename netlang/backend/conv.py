@@ -1,0 +1,102 @@
+"""Convolution by im2col + GEMM, and the window helpers that pooling shares.
+
+The column layout is batched, (N, C*KH*KW, OH*OW): it comes from a strided view of the input with one
+copy, keeps the innermost axis contiguous, and one batched matmul with W (F, C*KH*KW) gives the output
+directly in (N, F, OH*OW) order, so no transpose of the output is needed. (The book's 2-D layout
+(N*OH*OW, C*KH*KW) is `col.transpose(0, 2, 1).reshape(-1, C*KH*KW)`.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from netlang.backend.base import Layer
+
+
+def padded(x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int] = (0, 0), fill: float = 0.0) -> np.ndarray:
+    """x (N, C, H, W) with `pad` rows/cols of `fill` on every side, plus `extra` more at the bottom/right."""
+    (ph, pw), (eh, ew) = pad, extra
+    if ph == pw == eh == ew == 0:
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + 2 * ph + eh, w + 2 * pw + ew), fill, dtype=x.dtype)
+    out[:, :, ph : ph + h, pw : pw + w] = x
+    return out
+
+
+def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+    """A read-only strided view (N, C, OH, OW, KH, KW) of the windows of an already padded input."""
+    (sh, sw), (oh, ow) = stride, out_hw
+    view = sliding_window_view(xp, kernel, axis=(2, 3))
+    return view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+
+
+def accumulate_windows(
+    dwin: np.ndarray, padded_hw: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], in_hw: tuple[int, int]
+) -> np.ndarray:
+    """Sum window gradients dwin (N, C, KH, KW, OH, OW) back onto the input (N, C, H, W): the adjoint of windows().
+
+    One Python iteration per kernel offset (KH*KW), none per image or pixel.
+    """
+    n, c, kh, kw, oh, ow = dwin.shape
+    (sh, sw), (ph, pw), (h, w) = stride, pad, in_hw
+    dxp = np.zeros((n, c) + tuple(padded_hw), dtype=dwin.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dxp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw] += dwin[:, :, i, j]
+    return dxp[:, :, ph : ph + h, pw : pw + w]
+
+
+def im2col(
+    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], out_hw: tuple[int, int]
+) -> np.ndarray:
+    """x (N, C, H, W) -> columns (N, C*KH*KW, OH*OW), one copy from a strided view."""
+    n, c = x.shape[:2]
+    view = windows(padded(x, pad), kernel, stride, out_hw)
+    return view.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+
+
+def col2im(
+    col: np.ndarray,
+    in_shape: tuple[int, ...],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    out_hw: tuple[int, int],
+) -> np.ndarray:
+    """Columns (N, C*KH*KW, OH*OW) -> input gradient (N, C, H, W), summing overlapping windows."""
+    n, c, h, w = in_shape
+    dwin = col.reshape((n, c) + tuple(kernel) + tuple(out_hw))
+    padded_hw = (h + 2 * pad[0], w + 2 * pad[1])
+    return accumulate_windows(dwin, padded_hw, stride, pad, (h, w))
+
+
+class Conv(Layer):
+    """Convolution with W (F, C, KH, KW) and b (F); output size read from the IR's out_shape."""
+
+    def __init__(self, node, params, buffers):
+        super().__init__(node, params, buffers)
+        self.kernel = tuple(self.params["W"].shape[2:])
+        self.stride = tuple(self.args.get("stride", (1, 1)))
+        self.pad = tuple(self.args.get("pad", (0, 0)))
+        self.out_hw = self.out_shape[1:]
+
+    def forward(self, x, train):
+        self.x_shape = x.shape
+        self.col = im2col(x, self.kernel, self.stride, self.pad, self.out_hw)
+        weights = self.params["W"].reshape(self.params["W"].shape[0], -1)
+        out = np.matmul(weights, self.col)
+        out += self.params["b"][:, None]
+        return out.reshape((x.shape[0],) + self.out_shape)
+
+    def backward(self, dout):
+        filters = self.params["W"].shape[0]
+        dout = dout.reshape(dout.shape[0], filters, -1)
+        self.grads["W"] = np.matmul(dout, self.col.transpose(0, 2, 1)).sum(axis=0).reshape(self.params["W"].shape)
+        self.grads["b"] = dout.sum(axis=(0, 2))
+        if not self.needs_input_grad:
+            return None
+        weights = self.params["W"].reshape(filters, -1)
+        dcol = np.matmul(weights.T, dout)
+        return col2im(dcol, self.x_shape, self.kernel, self.stride, self.pad, self.out_hw)

@@ -1,0 +1,101 @@
+"""Central-difference gradient checking, shared by `netlang gradcheck` and the backend tests.
+
+relative_error(a, n) = max|a - n| / max(max(|a| + |n|), tiny): scale-free, and finite when both are zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from netlang.backend.base import Layer
+from netlang.backend.model import Model
+
+TINY = 1e-30
+
+
+def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
+    """max |a - n| / max(|a| + |n|, tiny) over all elements."""
+    analytic, numeric = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
+    scale = float(np.max(np.abs(analytic) + np.abs(numeric), initial=0.0))
+    return float(np.max(np.abs(analytic - numeric), initial=0.0)) / max(scale, TINY)
+
+
+def numerical_gradient(
+    f: Callable[[], float], array: np.ndarray, indices: np.ndarray | None = None, eps: float = 1e-6
+) -> np.ndarray:
+    """d f / d array at the flat `indices` (default: all) by central differences, perturbing `array` in place.
+
+    Each element is restored afterwards. Returns the derivatives in the order of `indices`.
+    """
+    flat = array.reshape(-1)
+    assert np.shares_memory(flat, array), "numerical_gradient needs a contiguous array to perturb in place"
+    if indices is None:
+        indices = np.arange(flat.size)
+    derivatives = np.empty(len(indices))
+    for k, i in enumerate(indices):
+        original = flat[i]
+        flat[i] = original + eps
+        plus = f()
+        flat[i] = original - eps
+        minus = f()
+        flat[i] = original
+        derivatives[k] = (plus - minus) / (2 * eps)
+    return derivatives
+
+
+def sample_indices(size: int, limit: int | None, rng: np.random.Generator) -> np.ndarray:
+    """All flat indices if `limit` is None or covers them, else `limit` distinct random ones (sorted)."""
+    if limit is None or size <= limit:
+        return np.arange(size)
+    return np.sort(rng.choice(size, size=limit, replace=False))
+
+
+def check_model_gradients(
+    model: Model, x: np.ndarray, t: np.ndarray, limit: int | None = None, seed: int = 0
+) -> dict[str, float]:
+    """Relative error of model.gradients against central differences of model.loss, per parameter.
+
+    Dropout masks are reseeded before every evaluation so every loss sees the same masks. `limit` caps the
+    number of checked entries per parameter (chosen at random), for networks too big to check entirely.
+    """
+
+    def fixed_masks() -> None:
+        model.rng = np.random.default_rng(seed)
+
+    def loss() -> float:
+        fixed_masks()
+        return model.loss(x, t, train=True)
+
+    fixed_masks()
+    analytic = {name: g.copy() for name, g in model.gradients(x, t).items()}
+    pick = np.random.default_rng(seed)
+    errors = {}
+    for name, param in model.params.items():
+        indices = sample_indices(param.size, limit, pick)
+        numeric = numerical_gradient(loss, param, indices)
+        errors[name] = relative_error(analytic[name].reshape(-1)[indices], numeric)
+    return errors
+
+
+def check_layer_gradients(layer: Layer, x: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Relative errors of one layer's backward for each parameter and for its input ("input").
+
+    The scalar checked is sum(forward(x) * R) for a fixed random R, so every output element matters.
+    The layer runs in training mode with its dropout generator reseeded before every forward.
+    """
+    layer.needs_input_grad = True
+    projection = np.random.default_rng(seed + 1).standard_normal((x.shape[0],) + layer.out_shape)
+
+    def scalar() -> float:
+        layer.rng = np.random.default_rng(seed)
+        return float((layer.forward(x, train=True) * projection).sum())
+
+    scalar()
+    dx = layer.backward(projection)
+    analytic = {"input": dx, **{name: g.copy() for name, g in layer.grads.items()}}
+    errors = {"input": relative_error(analytic["input"], numerical_gradient(scalar, x).reshape(x.shape))}
+    for name, param in layer.params.items():
+        errors[name] = relative_error(analytic[name], numerical_gradient(scalar, param).reshape(param.shape))
+    return errors

@@ -1,0 +1,164 @@
+"""build(ir) -> Model: the NumPy layer pipeline with forward, fused loss, backward and state handling."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from netlang.backend.base import Layer
+from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
+from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
+from netlang.backend.registry import LAYERS
+from netlang.errors import DataError, SchemaError
+from netlang.initializers import initial_param, initial_weight, resolve_schemes
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict) and "value" in value:
+        return value["value"]
+    return value
+
+
+def _loss_name(ir: dict[str, Any]) -> str:
+    named = _plain(ir.get("train", {}).get("loss", "auto")) or "auto"
+    if named == "auto":
+        return default_loss(ir["layers"][-1]["op"])
+    if named not in LOSSES:
+        raise SchemaError(f"unknown loss {named!r}; valid: auto, {', '.join(LOSSES)}")
+    return named
+
+
+class Model:
+    """A built network. Parameter arrays are shared with the layers: writing model.params[k][...] changes it."""
+
+    def __init__(self, ir: dict[str, Any], layers: list[Layer], dtype: type, rng: np.random.Generator):
+        self.ir = ir
+        self.layers = layers
+        self.dtype = np.dtype(dtype)
+        self.params = {f"{lay.name}.{k}": v for lay in layers for k, v in lay.params.items()}
+        self.buffers = {f"{lay.name}.{k}": v for lay in layers for k, v in lay.buffers.items()}
+        self.loss_name = _loss_name(ir)
+        fused = FUSED_ACTIVATION.get(self.loss_name)
+        # The loss applies a final softmax/sigmoid itself (stable, simple gradient): stop the pipeline before it.
+        self.body = layers[:-1] if fused and layers and layers[-1].node["op"] == fused else layers
+        self.rng = rng
+        if layers:
+            layers[0].needs_input_grad = False
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator dropout draws its masks from; assigning a new one reseeds every dropout layer."""
+        return self._rng
+
+    @rng.setter
+    def rng(self, generator: np.random.Generator) -> None:
+        self._rng = generator
+        for layer in self.layers:
+            layer.rng = generator
+
+    def _input(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=self.dtype)
+        expected = tuple(self.ir["input"]["shape"])
+        if x.shape[1:] != expected:
+            raise DataError(f"input batch of shape {x.shape} does not fit the network input {list(expected)}")
+        return x
+
+    def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """The last layer's outputs for a batch x (N, *input shape)."""
+        out = self._input(x)
+        for layer in self.layers:
+            out = layer.forward(out, train)
+        return out
+
+    def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        """Inference-mode outputs, computed batch_size examples at a time."""
+        x = np.asarray(x)
+        chunks = [self.forward(x[i : i + batch_size], train=False) for i in range(0, len(x), batch_size)]
+        if not chunks:
+            return np.zeros((0,) + tuple(self.ir["layers"][-1]["out_shape"]), dtype=self.dtype)
+        return np.concatenate(chunks)
+
+    def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
+        out = self._input(x)
+        for layer in self.body:
+            out = layer.forward(out, train)
+        return LOSSES[self.loss_name](out, t)
+
+    def loss(self, x: np.ndarray, t: np.ndarray, train: bool = True) -> float:
+        """The mean loss over the batch."""
+        return self._loss_forward(x, t, train)[0]
+
+    def loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+        """One training-mode forward and backward: (mean loss, gradients keyed like params, last layer outputs)."""
+        loss, outputs, dout = self._loss_forward(x, t, train=True)
+        for layer in reversed(self.body):
+            dout = layer.backward(dout)
+            if dout is None:
+                break
+        grads = {f"{lay.name}.{k}": lay.grads[k] for lay in self.layers for k in lay.params}
+        return loss, grads, outputs
+
+    def gradients(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """d(mean loss)/d(param) for every parameter, same keys as params."""
+        return self.loss_and_gradients(x, t)[1]
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters and buffers by name (the live arrays, not copies)."""
+        return {**self.params, **self.buffers}
+
+    def load_state_dict(self, state: dict[str, np.ndarray], origin: str = "state dict") -> None:
+        """Copy tensors into the model; DataError naming the tensor if a name or shape does not match."""
+        own = self.state_dict()
+        missing = [name for name in own if name not in state]
+        unexpected = [name for name in state if name not in own]
+        if missing:
+            raise DataError(f"{origin}: tensor '{missing[0]}' is missing (expected {len(own)} tensors)")
+        if unexpected:
+            raise DataError(f"{origin}: unexpected tensor '{unexpected[0]}' (no such parameter or buffer)")
+        for name, target in own.items():
+            value = np.asarray(state[name])
+            if value.shape != target.shape:
+                raise DataError(
+                    f"{origin}: tensor '{name}' has shape {list(value.shape)}, expected {list(target.shape)}"
+                )
+        for name, target in own.items():
+            target[...] = state[name]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write params, buffers and the IR to an .npz checkpoint, atomically."""
+        write_checkpoint(path, self.state_dict(), self.ir)
+
+    def load(self, path: str | os.PathLike) -> None:
+        """Load a checkpoint written by save(); DataError if it is unreadable or its tensors do not match."""
+        tensors, _ = read_checkpoint(path)
+        self.load_state_dict(tensors, origin=str(path))
+
+
+def _make_layer(node: dict[str, Any], scheme: str | None, rng: np.random.Generator, dtype: type) -> Layer:
+    op = node["op"]
+    if op not in LAYERS:
+        raise SchemaError(f"layer '{node['name']}': the NumPy backend has no op {op!r}").at(node.get("pos"))
+    params = {}
+    for kind, shape in node.get("param_shapes", {}).items():
+        shape = tuple(shape)
+        params[kind] = initial_weight(scheme, shape, rng, dtype) if kind == "W" else initial_param(kind, shape, dtype)
+    buffers = {}
+    for kind, shape in node.get("buffer_shapes", {}).items():
+        fill = 1.0 if kind == "running_var" else 0.0
+        buffers[kind] = np.full(tuple(shape), fill, dtype=dtype)
+    return LAYERS[op](node, params, buffers)
+
+
+def build(ir: dict[str, Any], dtype: str = "float32", seed: int | None = 0, init: str | None = None) -> Model:
+    """Turn a validated, shape-inferred IR dict into a Model; SchemaError for a bad dtype, init or loss."""
+    if dtype not in DTYPES:
+        raise SchemaError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    schemes = resolve_schemes(ir, init)
+    weight_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
+    weight_rng = np.random.default_rng(weight_seed)
+    layers = [_make_layer(node, schemes.get(node["name"]), weight_rng, DTYPES[dtype]) for node in ir["layers"]]
+    return Model(ir, layers, DTYPES[dtype], np.random.default_rng(dropout_seed))
