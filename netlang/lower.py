@@ -41,8 +41,11 @@ class _Lowering:
         self.counters: Counter[str] = Counter()
         self.names: dict[str, dict[str, int]] = {}
 
-    def error(self, message: str, token: Token | dict[str, int]) -> SpecSyntaxError:
-        pos = token if isinstance(token, dict) else pos_of(token)
+    def error(self, message: str, token: Token | Tree | dict[str, int]) -> SpecSyntaxError:
+        if isinstance(token, Tree):
+            pos = {"line": token.meta.line, "col": token.meta.column, "span": 1}
+        else:
+            pos = token if isinstance(token, dict) else pos_of(token)
         return SpecSyntaxError(message).at(pos, self.filename)
 
     def statement(self, node: Tree) -> None:
@@ -50,7 +53,7 @@ class _Lowering:
             self.input_statement(node.children[0])
         elif node.data == "pipeline":
             if self.input is None:
-                raise self.error("the spec must start with 'input', like: input 1x28x28", _first_token(node))
+                raise self.error("the spec must start with 'input', like: input 1x28x28", node)
             self.pipeline(node, prefix="", repeat_suffix="")
         else:
             self.train_section(node)
@@ -117,7 +120,7 @@ class _Lowering:
 
     def train_section(self, node: Tree) -> None:
         if self.train is not None:
-            raise self.error("a second 'train' section; merge it into the first", _first_token(node))
+            raise self.error("a second 'train' section; merge it into the first", node)
         self.train = {}
         for setting in node.children:
             key, value = setting.children
@@ -146,12 +149,6 @@ class _Lowering:
 
 def _label_name(label: Token | None) -> str:
     return str(label).rstrip(": \t") if label is not None else ""
-
-
-def _first_token(node: Tree) -> Token:
-    for token in node.scan_values(lambda value: isinstance(value, Token)):
-        return token
-    raise AssertionError("a statement without tokens")
 
 
 def _match_signature(
@@ -204,6 +201,8 @@ def _match_signature(
 
 
 def _unexpected_argument(op: Op, token: Token, said: str) -> str:
+    if str(token) in {"input", "train"}:
+        return f"'{token}' must start a line of its own, before the layers ('input') or after them ('train')"
     if token.type == "WORD" and str(token) in OPS:
         return f"'{token}' is a layer of its own: join layers with '->', as in '{said} -> {token}'"
     takes = ", ".join(f"{a.name} {a.kind.upper()}" for a in op.options)
@@ -224,7 +223,7 @@ def _describe(arg: Arg) -> str:
 
 
 def _after(token: Token) -> dict[str, int]:
-    return {"line": token.end_line or token.line, "col": (token.end_column or token.column) + 1, "span": 1}
+    return {"line": token.end_line or token.line, "col": token.end_column or token.column + 1, "span": 1}
 
 
 def _fits(arg: Arg, token: Token) -> bool:

@@ -105,7 +105,7 @@ def _unexpected_token(err: UnexpectedToken) -> tuple[str, int]:
     token = err.token
     previous = _previous_token(err)
     expected = set(err.expected)
-    got = "the end of the file" if token.type == "$END" else f"'{token}'"
+    got = {"$END": "the end of the file", "_NL": "the end of the line"}.get(token.type, f"'{token}'")
     span = max(1, len(str(token))) if token.type != "$END" else 1
     if previous is not None and previous.type == "INPUT":
         return f"expected the input shape after 'input' (like 1x28x28 or 784), got {got}", span
@@ -117,9 +117,11 @@ def _unexpected_token(err: UnexpectedToken) -> tuple[str, int]:
         if token.type in {"_NL", "$END"}:
             return "expected a layer after '->'", 1
         return f"expected a layer after '->', got {got}", span
+    if "ARROW" in expected and str(token) in {"=>", ">", "-", "→", "=", "->>"}:
+        return f"unexpected '{token}': layers are joined with '->'", span
     if expected == {"VALUE"}:
         return f"expected a value after '{previous}'", span
-    if token.type == "REPEAT":
+    if token.type == "REPEAT" or str(token).startswith("*"):
         return "a repeat count ('* 2') may only follow a group in parentheses", span
     if token.type == "RPAR":
         return "unmatched ')': no group is open here", span
@@ -131,6 +133,8 @@ def _unexpected_token(err: UnexpectedToken) -> tuple[str, int]:
         if previous is None or previous.type in {"_NL", "LPAR"}:
             return "expected a layer before '->'", span
         return "expected a layer between '->' and '->'", span
+    if token.type == "VALUE":  # a stray character, lexed by the fallback lexer as a value
+        return f"unexpected character '{str(token)[0]}'; expected {_expected_words(expected)}", 1
     if token.type == "LABEL":
         return f"a layer name like {str(token).rstrip(': ')!r} must be followed by a layer keyword", span
     return f"unexpected {got}; expected {_expected_words(expected)}", span

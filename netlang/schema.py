@@ -113,6 +113,8 @@ def _subject(ir: Any, path: list[Any], error) -> str:
             layer = ir["layers"][path[1]]
             described = schema["$defs"]["args"][layer["op"]]["properties"][path[3]]["description"]
             return f"{described} of {layer['name']}"
+        if path[:2] == ["input", "shape"]:
+            return "the input shape"
         if path[:1] == ["train"] and len(path) >= 2:
             return schema["properties"]["train"]["properties"][path[1]]["properties"]["value"]["description"]
     except (KeyError, IndexError, TypeError):
@@ -142,7 +144,8 @@ def _message(ir: Any, path: list[Any], error) -> str:
         return f"{subject} must be {' or '.join(_TYPE_WORDS.get(t, t) for t in wanted)}, got {json.dumps(value)}"
     if kind == "enum":
         choices = [str(choice) for choice in limit]
-        return f"unknown {subject} {json.dumps(value)}{did_you_mean(str(value), choices)}; expected one of {', '.join(choices)}"
+        hint = did_you_mean(str(value), choices)
+        return f"{subject} must be one of {', '.join(choices)}; got {json.dumps(value)}{hint}"
     if kind == "const" and path == ["netlang"]:
         return f"this IR is version {json.dumps(value)}; this netlang reads version {limit}"
     if kind == "const":
@@ -159,8 +162,8 @@ def _message(ir: Any, path: list[Any], error) -> str:
         return f"unknown field '{name}'{where}{did_you_mean(name, known)}"
     if kind == "pattern":
         examples = schema.get("examples")
-        wanted = " or ".join(map(str, examples)) if examples else f"a value matching {limit}"
-        return f"{subject} is {json.dumps(value)}; expected {wanted}"
+        wanted = "one of " + ", ".join(map(str, examples)) if examples else f"a value matching {limit}"
+        return f"{subject} must be {wanted}; got {json.dumps(value)}"
     if kind in {"minItems", "maxItems"}:
         return f"{subject} has {len(value)} items; expected {'at least' if kind == 'minItems' else 'at most'} {limit}"
     if kind == "minLength":
