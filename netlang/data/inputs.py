@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from netlang.data.dataset import pixels_to_float
-from netlang.data.npz import read_npz_arrays
+from netlang.data.npz import read_npz_arrays, starts_with
 from netlang.data.png import read_png
 from netlang.errors import DataError
 
 SUFFIXES = (".npy", ".npz", ".png")
+NPY_MAGIC = b"\x93NUMPY"
 
 
 def read_inputs(paths: Sequence[str | Path], input_shape: Sequence[int] | None = None) -> np.ndarray:
@@ -61,6 +62,8 @@ def _read_one(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarray:
 
 def _read_npy(path: Path) -> np.ndarray:
     try:
+        if not starts_with(path, NPY_MAGIC):
+            raise DataError("is not a NumPy .npy array (it does not start with \\x93NUMPY)", file=str(path))
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError("no such file; expected a NumPy .npy array", file=str(path)) from None

@@ -12,12 +12,16 @@ from netlang.data.dataset import Dataset, labels_to_int, pixels_to_float
 from netlang.errors import DataError
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 def read_npz_arrays(path: str | Path) -> dict[str, np.ndarray]:
     """Every array of an .npz file, by name, never unpickling; raises DataError for a missing or bad file."""
     file = str(path)
     try:
+        # np.load tries to unpickle anything that is neither .npy nor zip: name the real problem first.
+        if not starts_with(path, ZIP_MAGIC):
+            raise DataError("is not a NumPy .npz archive (it does not start with a zip header)", file=file)
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except FileNotFoundError:
@@ -30,6 +34,12 @@ def read_npz_arrays(path: str | Path) -> dict[str, np.ndarray]:
         raise DataError(message, file=file) from None
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise DataError(f"is not a readable NumPy .npz archive ({error})", file=file) from None
+
+
+def starts_with(path: str | Path, magic: bytes) -> bool:
+    """Whether the file at `path` begins with the bytes `magic`; raises OSError if it cannot be read."""
+    with open(path, "rb") as stream:
+        return stream.read(len(magic)) == magic
 
 
 def load_npz_dataset(path: str) -> Dataset:
