@@ -1,4 +1,4 @@
-"""Checkpoint files: named tensors plus the IR as JSON in one .npz, written atomically, read without pickle."""
+"""Checkpoints: named tensors plus the IR as JSON in one .npz, written atomically, read without pickle."""
 
 from __future__ import annotations
 

@@ -14,7 +14,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from netlang.backend.base import Layer
 
 
-def padded(x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int] = (0, 0), fill: float = 0.0) -> np.ndarray:
+def padded(
+    x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int] = (0, 0), fill: float = 0.0
+) -> np.ndarray:
     """x (N, C, H, W) with `pad` rows/cols of `fill` on every side, plus `extra` more at the bottom/right."""
     (ph, pw), (eh, ew) = pad, extra
     if ph == pw == eh == ew == 0:
@@ -25,7 +27,9 @@ def padded(x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int] = (0, 0),
     return out
 
 
-def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
+def windows(
+    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
+) -> np.ndarray:
     """A read-only strided view (N, C, OH, OW, KH, KW) of the windows of an already padded input."""
     (sh, sw), (oh, ow) = stride, out_hw
     view = sliding_window_view(xp, kernel, axis=(2, 3))
@@ -33,9 +37,13 @@ def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], ou
 
 
 def accumulate_windows(
-    dwin: np.ndarray, padded_hw: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], in_hw: tuple[int, int]
+    dwin: np.ndarray,
+    padded_hw: tuple[int, int],
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    in_hw: tuple[int, int],
 ) -> np.ndarray:
-    """Sum window gradients dwin (N, C, KH, KW, OH, OW) back onto the input (N, C, H, W): the adjoint of windows().
+    """Sum window gradients dwin (N, C, KH, KW, OH, OW) onto the input (N, C, H, W): adjoint of windows().
 
     One Python iteration per kernel offset (KH*KW), none per image or pixel.
     """
@@ -49,7 +57,11 @@ def accumulate_windows(
 
 
 def im2col(
-    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int], out_hw: tuple[int, int]
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    out_hw: tuple[int, int],
 ) -> np.ndarray:
     """x (N, C, H, W) -> columns (N, C*KH*KW, OH*OW), one copy from a strided view."""
     n, c = x.shape[:2]
@@ -93,7 +105,9 @@ class Conv(Layer):
     def backward(self, dout):
         filters = self.params["W"].shape[0]
         dout = dout.reshape(dout.shape[0], filters, -1)
-        self.grads["W"] = np.matmul(dout, self.col.transpose(0, 2, 1)).sum(axis=0).reshape(self.params["W"].shape)
+        self.grads["W"] = (
+            np.matmul(dout, self.col.transpose(0, 2, 1)).sum(axis=0).reshape(self.params["W"].shape)
+        )
         self.grads["b"] = dout.sum(axis=(0, 2))
         if not self.needs_input_grad:
             return None

@@ -1,4 +1,4 @@
-"""Losses on the network's final pre-activation ("logits"), each returning loss, outputs and d(loss)/d(logits).
+"""Losses on the final pre-activation ("logits"); each returns loss, outputs and d(loss)/d(logits).
 
 Every loss is the mean over the batch of a per-example sum:
 
@@ -41,7 +41,11 @@ def target_matrix(targets: np.ndarray, outputs: np.ndarray) -> np.ndarray:
 def _class_indices(targets: np.ndarray, outputs: np.ndarray) -> np.ndarray | None:
     """The targets as class indices (N,) when given that way, else None."""
     targets = np.asarray(targets)
-    if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer) and targets.shape[0] == outputs.shape[0]:
+    if (
+        targets.ndim == 1
+        and np.issubdtype(targets.dtype, np.integer)
+        and targets.shape[0] == outputs.shape[0]
+    ):
         if outputs.ndim == 2 and outputs.shape[1] > 1:
             return targets
     return None
@@ -60,7 +64,9 @@ def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> LossResult:
     indices = _class_indices(targets, logits)
     if indices is not None:
         if indices.min() < 0 or indices.max() >= logits.shape[1]:
-            raise DataError(f"class index out of range 0..{logits.shape[1] - 1}: found {indices.min()}..{indices.max()}")
+            raise DataError(
+                f"class index out of range 0..{logits.shape[1] - 1}: found {indices.min()}..{indices.max()}"
+            )
         rows = np.arange(n)
         loss = -float(log_probs[rows, indices].sum()) / n
         dlogits[rows, indices] -= 1

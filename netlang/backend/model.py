@@ -33,7 +33,7 @@ def _loss_name(ir: dict[str, Any]) -> str:
 
 
 class Model:
-    """A built network. Parameter arrays are shared with the layers: writing model.params[k][...] changes it."""
+    """A built network. Its parameter arrays are the layers': writing model.params[k][...] changes it."""
 
     def __init__(self, ir: dict[str, Any], layers: list[Layer], dtype: type, rng: np.random.Generator):
         self.ir = ir
@@ -43,7 +43,7 @@ class Model:
         self.buffers = {f"{lay.name}.{k}": v for lay in layers for k, v in lay.buffers.items()}
         self.loss_name = _loss_name(ir)
         fused = FUSED_ACTIVATION.get(self.loss_name)
-        # The loss applies a final softmax/sigmoid itself (stable, simple gradient): stop the pipeline before it.
+        # The loss applies a final softmax/sigmoid itself (stable, simpler gradient): stop before it.
         self.body = layers[:-1] if fused and layers and layers[-1].node["op"] == fused else layers
         self.rng = rng
         if layers:
@@ -82,7 +82,9 @@ class Model:
             return np.zeros((0,) + tuple(self.ir["layers"][-1]["out_shape"]), dtype=self.dtype)
         return np.concatenate(chunks)
 
-    def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
+    def _loss_forward(
+        self, x: np.ndarray, t: np.ndarray, train: bool
+    ) -> tuple[float, np.ndarray, np.ndarray]:
         out = self._input(x)
         for layer in self.body:
             out = layer.forward(out, train)
@@ -92,8 +94,10 @@ class Model:
         """The mean loss over the batch."""
         return self._loss_forward(x, t, train)[0]
 
-    def loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """One training-mode forward and backward: (mean loss, gradients keyed like params, last layer outputs)."""
+    def loss_and_gradients(
+        self, x: np.ndarray, t: np.ndarray
+    ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+        """One training-mode forward and backward -> (mean loss, grads keyed like params, outputs)."""
         loss, outputs, dout = self._loss_forward(x, t, train=True)
         for layer in reversed(self.body):
             dout = layer.backward(dout)
@@ -145,7 +149,9 @@ def _make_layer(node: dict[str, Any], scheme: str | None, rng: np.random.Generat
     params = {}
     for kind, shape in node.get("param_shapes", {}).items():
         shape = tuple(shape)
-        params[kind] = initial_weight(scheme, shape, rng, dtype) if kind == "W" else initial_param(kind, shape, dtype)
+        params[kind] = (
+            initial_weight(scheme, shape, rng, dtype) if kind == "W" else initial_param(kind, shape, dtype)
+        )
     buffers = {}
     for kind, shape in node.get("buffer_shapes", {}).items():
         fill = 1.0 if kind == "running_var" else 0.0
@@ -160,5 +166,7 @@ def build(ir: dict[str, Any], dtype: str = "float32", seed: int | None = 0, init
     schemes = resolve_schemes(ir, init)
     weight_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
     weight_rng = np.random.default_rng(weight_seed)
-    layers = [_make_layer(node, schemes.get(node["name"]), weight_rng, DTYPES[dtype]) for node in ir["layers"]]
+    layers = [
+        _make_layer(node, schemes.get(node["name"]), weight_rng, DTYPES[dtype]) for node in ir["layers"]
+    ]
     return Model(ir, layers, DTYPES[dtype], np.random.default_rng(dropout_seed))

@@ -25,14 +25,14 @@ class Pool(Layer):
         # A ceil-mode window may reach past the padded input: extend it so every window is a full view.
         self.overhang = tuple(
             max(0, (o - 1) * s + k - p)
-            for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw)
+            for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw, strict=False)
         )
         self.divisor = self._covered_counts() if self.kind == "avg" else None
 
     def _covered_counts(self) -> np.ndarray:
         """(OH, OW) count of padded-input elements each window covers (overhang excluded)."""
         counts = []
-        for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw):
+        for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw, strict=False):
             starts = np.arange(o) * s
             counts.append(np.minimum(starts + k, p) - starts)
         return np.outer(counts[0], counts[1])
@@ -56,5 +56,5 @@ class Pool(Layer):
             dflat = np.zeros((n, c, oh, ow, kh * kw), dtype=dout.dtype)
             np.put_along_axis(dflat, self.argmax, dout[..., None], axis=-1)
             dwin = dflat.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 4, 5, 2, 3)
-        full_hw = tuple(p + e for p, e in zip(self.padded_hw, self.overhang))
+        full_hw = tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=False))
         return accumulate_windows(dwin, full_hw, self.stride, self.pad, self.in_shape[1:])

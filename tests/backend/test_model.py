@@ -1,0 +1,233 @@
+"""Whole networks: the seeds' golden values, fused losses checked by central differences, dtype, dropout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from netlang.backend import build
+from netlang.backend.conv import im2col
+from netlang.backend.gradcheck import check_model_gradients
+from netlang.compiler import compile_ir
+from netlang.errors import DataError, SchemaError, TrainingError
+
+
+def net(spec: str, **kw):
+    return build(compile_ir(spec), **kw)
+
+
+def set_params(model, values: dict) -> None:
+    for name, value in values.items():
+        model.params[name][...] = value
+
+
+def test_three_layer_sigmoid_net_matches_the_book():
+    model = net(
+        "input 2\naffine 3 -> sigmoid -> affine 2 -> sigmoid -> affine 2 -> identity\n", dtype="float64"
+    )
+    set_params(
+        model,
+        {
+            "affine1.W": [[0.1, 0.3, 0.5], [0.2, 0.4, 0.6]],
+            "affine1.b": [0.1, 0.2, 0.3],
+            "affine2.W": [[0.1, 0.4], [0.2, 0.5], [0.3, 0.6]],
+            "affine2.b": [0.1, 0.2],
+            "affine3.W": [[0.1, 0.3], [0.2, 0.4]],
+            "affine3.b": [0.1, 0.2],
+        },
+    )
+    y = model.predict(np.array([[1.0, 0.5]]))
+    np.testing.assert_allclose(y, [[0.31682708, 0.69627909]], rtol=1e-7)
+
+
+def test_single_sigmoid_neuron():
+    model = net("input 2\naffine 1 -> sigmoid\n", dtype="float64")
+    set_params(model, {"affine1.W": [[0.5], [0.5]], "affine1.b": [-0.7]})
+    assert model.predict(np.array([[1.0, 1.0]]))[0, 0] == pytest.approx(0.574442516811659, abs=1e-15)
+
+
+INPUTS = np.array([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=float)
+GATES = {"and": ([0.5, 0.5], -0.7), "nand": ([-0.5, -0.5], 0.7), "or": ([0.5, 0.5], -0.2)}
+TRUTH = {"and": [0, 0, 0, 1], "nand": [1, 1, 1, 0], "or": [0, 1, 1, 1], "xor": [0, 1, 1, 0]}
+
+
+@pytest.mark.parametrize("gate", sorted(GATES))
+def test_step_perceptron_gates(gate):
+    model = net("input 2\naffine 1 -> step\n")
+    weights, bias = GATES[gate]
+    set_params(model, {"affine1.W": np.array(weights)[:, None], "affine1.b": [bias]})
+    assert model.predict(INPUTS)[:, 0].tolist() == TRUTH[gate]
+
+
+def test_xor_is_and_of_nand_and_or_in_two_step_layers():
+    model = net("input 2\naffine 2 -> step -> affine 1 -> step\n")
+    (nand_w, nand_b), (or_w, or_b), (and_w, and_b) = GATES["nand"], GATES["or"], GATES["and"]
+    set_params(
+        model,
+        {
+            "affine1.W": np.array([nand_w, or_w]).T,
+            "affine1.b": [nand_b, or_b],
+            "affine2.W": np.array(and_w)[:, None],
+            "affine2.b": [and_b],
+        },
+    )
+    assert model.predict(INPUTS)[:, 0].tolist() == TRUTH["xor"]
+
+
+def test_training_through_step_is_refused_naming_the_layer():
+    model = net("input 2\naffine 1 -> step\n")
+    with pytest.raises(TrainingError, match="step1"):
+        model.loss_and_gradients(INPUTS, np.array([[0.0], [0], [0], [1]]))
+
+
+@pytest.mark.parametrize("batch, rows", [(1, 9), (10, 90)])
+def test_im2col_shapes_follow_the_book(batch, rows):
+    x = np.random.default_rng(0).standard_normal((batch, 3, 7, 7))
+    col = im2col(x, (5, 5), (1, 1), (0, 0), (3, 3))
+    assert col.shape == (batch, 75, 9)
+    book = col.transpose(0, 2, 1).reshape(-1, 75)
+    assert book.shape == (rows, 75)
+    # Row r of the book's layout is the flattened (C, KH, KW) window at output pixel r.
+    np.testing.assert_array_equal(book[batch * 9 - 1], x[batch - 1, :, 2:7, 2:7].reshape(-1))
+
+
+LOSS_NETS = {
+    "cross_entropy fused with softmax": (
+        "input 1x6x6\nconv 2 3x3 -> relu -> pool 2 -> affine 4 -> softmax\n",
+        4,
+    ),
+    "cross_entropy on logits": (
+        "input 5\naffine 4 -> tanh -> affine 3\ntrain {\n loss cross_entropy\n}\n",
+        3,
+    ),
+    "bce fused with sigmoid": ("input 5\naffine 4 -> elu -> affine 3 -> sigmoid\n", 3),
+    "bce on logits": ("input 5\naffine 3 -> swish -> affine 2\ntrain {\n loss bce\n}\n", 2),
+    "mse": ("input 5\naffine 4 -> sigmoid -> affine 2 -> identity\n", 2),
+    "every trainable layer": (
+        # No batchnorm straight after conv/affine: the bias gradient there is exactly zero,
+        # and 0 against 1e-12 of rounding noise has no meaningful relative error.
+        "input 2x6x6\nconv 3 3x3 pad 1 -> prelu -> batchnorm -> pool avg 2 -> conv 4 2x2 -> leaky_relu -> "
+        "dropout 0.3 -> affine 6 -> swish -> batchnorm -> affine 3 -> softmax\n",
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOSS_NETS))
+def test_model_gradients_match_central_differences(name):
+    spec, classes = LOSS_NETS[name]
+    model = net(spec, dtype="float64", seed=3)
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4,) + tuple(model.ir["input"]["shape"]))
+    if model.loss_name == "cross_entropy":
+        targets = rng.integers(0, classes, size=4)
+    else:
+        targets = rng.random((4, classes))
+    errors = check_model_gradients(model, x, targets)
+    assert max(errors.values()) < 1e-6, errors
+
+
+def test_default_and_named_losses():
+    assert net("input 3\naffine 2 -> softmax\n").loss_name == "cross_entropy"
+    assert net("input 3\naffine 1 -> sigmoid\n").loss_name == "bce"
+    assert net("input 3\naffine 2 -> tanh\n").loss_name == "mse"
+    assert net("input 3\naffine 2 -> softmax\ntrain {\n loss auto\n}\n").loss_name == "cross_entropy"
+    assert net("input 3\naffine 2 -> softmax\ntrain {\n loss mse\n}\n").loss_name == "mse"
+
+
+def test_one_hot_and_index_targets_give_the_same_loss_and_gradients():
+    model = net("input 4\naffine 3 -> softmax\n", dtype="float64")
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    labels = np.array([0, 2, 1, 1, 0])
+    loss_a, grads_a, out_a = model.loss_and_gradients(x, labels)
+    loss_b, grads_b, out_b = model.loss_and_gradients(x, np.eye(3)[labels])
+    assert loss_a == pytest.approx(loss_b)
+    np.testing.assert_allclose(grads_a["affine1.W"], grads_b["affine1.W"])
+    np.testing.assert_allclose(out_a, model.predict(x))
+    np.testing.assert_allclose(out_a.sum(axis=1), 1.0)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    model = net("input 2\naffine 2 -> softmax\n", dtype="float64")
+    set_params(model, {"affine1.W": [[1e4, -1e4], [0, 0]]})
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        loss = model.loss(np.array([[1.0, 0.0]]), np.array([1]))
+    assert loss == pytest.approx(2e4)
+
+
+def test_sigmoid_has_no_overflow_warnings():
+    model = net("input 1\nsigmoid\n", dtype="float32")
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        y = model.predict(np.array([[-1000.0], [1000.0], [0.0]]))
+    assert y[:, 0].tolist() == [0.0, 1.0, 0.5]
+
+
+def test_float32_stays_float32():
+    model = net(
+        "input 1x8x8\nconv 2 3x3 -> batchnorm -> relu -> pool 2 -> affine 3 -> dropout 0.2 -> softmax\n"
+    )
+    x = np.random.default_rng(0).standard_normal((4, 1, 8, 8))  # float64 in
+    loss, grads, outputs = model.loss_and_gradients(x, np.array([0, 1, 2, 0]))
+    assert outputs.dtype == np.float32
+    assert {g.dtype for g in grads.values()} == {np.dtype(np.float32)}
+    assert all(p.dtype == np.float32 for p in model.state_dict().values())
+
+
+def test_params_are_the_layers_arrays():
+    model = net("input 3\naffine 2 -> identity\n", dtype="float64")
+    x = np.ones((1, 3))
+    model.params["affine1.W"][...] = 0
+    model.params["affine1.b"][...] = [1, 2]
+    assert model.predict(x).tolist() == [[1.0, 2.0]]
+    assert list(model.params) == ["affine1.W", "affine1.b"]
+
+
+def test_first_layer_skips_its_input_gradient():
+    model = net("input 3x5x5\nconv 2 3x3 -> tanh -> conv 2 3x3 -> affine 2 -> identity\n", dtype="float64")
+    x = np.random.default_rng(0).standard_normal((2, 3, 5, 5))
+    assert [layer.needs_input_grad for layer in model.layers[:3]] == [False, True, True]
+    model.loss_and_gradients(x, np.zeros((2, 2)))
+    assert model.layers[0].backward(np.ones((2, 2, 3, 3))) is None
+    assert model.layers[2].backward(np.ones((2, 2, 1, 1))).shape == (2, 2, 3, 3)
+
+
+def test_dropout_masks_follow_the_seed_and_vanish_in_inference():
+    spec = "input 50\ndropout 0.5\n"
+    x = np.ones((4, 50))
+    a, b, c = (net(spec, seed=s) for s in (7, 7, 8))
+    out_a, out_b, out_c = (m.forward(x, train=True) for m in (a, b, c))
+    np.testing.assert_array_equal(out_a, out_b)
+    assert not np.array_equal(out_a, out_c)
+    assert set(np.unique(out_a)) == {0.0, 2.0}
+    np.testing.assert_array_equal(a.forward(x, train=False), x)
+
+
+def test_batchnorm_uses_batch_stats_in_training_and_running_averages_in_inference():
+    model = net("input 2x3x3\nbatchnorm\n", dtype="float64")
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(8, 2, 3, 3))
+    y = model.forward(x, train=True)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    mean = x.mean(axis=(0, 2, 3))
+    np.testing.assert_allclose(model.buffers["batchnorm1.running_mean"], 0.1 * mean)
+    model.buffers["batchnorm1.running_mean"][...] = [1.0, 2.0]
+    model.buffers["batchnorm1.running_var"][...] = [4.0, 1.0]
+    y = model.forward(np.full((1, 2, 3, 3), 3.0), train=False)
+    np.testing.assert_allclose(y[0, :, 0, 0], [2 / np.sqrt(4 + 1e-5), 1 / np.sqrt(1 + 1e-5)])
+
+
+def test_max_pool_sends_each_gradient_to_exactly_one_position_even_on_ties():
+    model = net("input 1x4x4\npool 2 stride 1\n", dtype="float64")
+    layer = model.layers[0]
+    layer.needs_input_grad = True
+    layer.forward(np.zeros((1, 1, 4, 4)), train=True)
+    dx = layer.backward(np.ones((1, 1, 3, 3)))
+    assert dx.sum() == 9 and set(np.unique(dx)) <= {0.0, 1.0, 2.0, 3.0, 4.0}
+    assert np.count_nonzero(dx) <= 9
+
+
+def test_bad_dtype_and_wrong_input_shape_are_clear_errors():
+    with pytest.raises(SchemaError, match="float16"):
+        net("input 3\naffine 2 -> softmax\n", dtype="float16")
+    model = net("input 3\naffine 2 -> softmax\n")
+    with pytest.raises(DataError, match=r"\[3\]"):
+        model.predict(np.ones((2, 4)))
