@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import sys
 import tempfile
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -120,6 +121,7 @@ def download_file(
     failures = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + remote.name
+        print(f"netlang: downloading {url}", file=sys.stderr)
         try:
             return _download_verified(url, remote.sha256, target / remote.name, opener)
         except DataError as error:
@@ -170,7 +172,7 @@ def _not_found_message(dataset: RemoteDataset, dirs: list[Path], problem: str) -
         "  - or go online and run again, so netlang can download them into the cache",
     ]
     return (
-        f"data set '{dataset.name}' not found ({problem}).\n"
+        f"data set '{dataset.name}' not found; {problem}.\n"
         f"Looked for {files} in:\n{looked}\n"
         "To fix it:\n" + "\n".join(fixes)
     )

@@ -93,7 +93,7 @@ def test_not_found_offline_lists_every_directory_and_fix(dirs):
     with pytest.raises(DataError) as caught:
         load_dataset("fashion-mnist", download=False)
     message = str(caught.value)
-    assert "data set 'fashion-mnist' not found (download disabled)" in message
+    assert "data set 'fashion-mnist' not found; download disabled.\n" in message
     for folder in (dirs["data"], dirs["cache"], dirs["system"]):
         assert str(folder / "fashion-mnist") in message
     assert "train-images-idx3-ubyte.gz" in message
@@ -177,7 +177,7 @@ def test_checksum_mismatch_is_refused_and_nothing_is_kept(dirs, tmp_path, make_i
     assert kept == {IDX_NAMES[0], IDX_NAMES[1]}  # verified files stay; the bad one and temporaries do not
 
 
-def test_offline_download_failure_is_one_error(dirs):
+def test_offline_download_failure_is_one_error(dirs, capsys):
     requested: list[str] = []
     with pytest.raises(DataError) as caught:
         load_idx_dataset(MNIST, environ=dirs["environ"], opener=serve({}, requested))
@@ -188,6 +188,7 @@ def test_offline_download_failure_is_one_error(dirs):
         in message
     )
     assert "Name or service not known" in message
+    assert "netlang: downloading https://ossci-datasets" in capsys.readouterr().err
     assert str(dirs["cache"] / "mnist") in message and "set NETLANG_DATA" in message
 
 
