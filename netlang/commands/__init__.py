@@ -9,4 +9,7 @@ COMMANDS = (
     "check",
     "summary",
     "compile",
+    "train",
+    "eval",
+    "predict",
 )

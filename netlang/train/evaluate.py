@@ -55,10 +55,9 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int) ->
 def format_confusion(counts: np.ndarray, names: list[str] | None = None) -> str:
     """The confusion matrix as aligned text: one row per true class, one column per predicted class."""
     classes = len(counts)
-    if names and len(names) == classes:
+    labels = [str(i) for i in range(classes)]
+    if names and len(names) == classes and [str(name) for name in names] != labels:
         labels = [f"{i} {name}" for i, name in enumerate(names)]
-    else:
-        labels = [str(i) for i in range(classes)]
     corner = "true\\pred"
     label_width = max(len(corner), *(len(label) for label in labels))
     cell = max(4, len(str(int(counts.max(initial=0)))), len(str(classes - 1)))

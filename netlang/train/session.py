@@ -1,0 +1,131 @@
+"""From a compiled spec and a training config to the pieces a run needs: data split, model, run directory.
+
+These are the steps `netlang train`, `netlang eval` and `netlang predict` share; each takes plain values
+and returns plain values, and raises a NetlangError the command line can print.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netlang.errors import DataError, UsageError
+from netlang.train.checkpoint import FORMAT, load_checkpoint
+from netlang.train.loop import Split
+
+# Changing these on resume would silently train on other data or another shuffle: refused.
+FIXED_ON_RESUME = ("data", "val_split", "seed")
+
+
+def with_training(ir: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `ir` whose train section holds every resolved field (source positions kept where known).
+
+    The backend reads the loss and init from it, and a run's model.ir.json then records the whole config.
+    """
+    trained = copy.deepcopy(ir)
+    section = trained.get("train", {})
+    trained["train"] = {
+        name: {**section.get(name, {}), "value": value} for name, value in config.items()
+    }
+    return trained
+
+
+def n_outputs(ir: dict[str, Any]) -> int:
+    """The number of values the network outputs per sample."""
+    return int(np.prod(ir["layers"][-1]["out_shape"]))
+
+
+def load_split(ir: dict[str, Any], config: dict[str, Any]) -> tuple[Split, Any]:
+    """The config's data set checked against the network and split into train/validation/test."""
+    from netlang.data import check_against, load_dataset, split_validation
+
+    dataset = check_against(load_dataset(config["data"]), ir["input"]["shape"], n_outputs(ir))
+    x_train, y_train, x_val, y_val = split_validation(
+        dataset.x_train, dataset.y_train, config["val_split"], config["seed"]
+    )
+    return Split(x_train, y_train, x_val, y_val, dataset.x_test, dataset.y_test), dataset
+
+
+def build_model(ir: dict[str, Any], config: dict[str, Any]) -> Any:
+    """The backend model of `ir` (which should carry the config: see with_training), seeded by the config."""
+    from netlang.backend import build
+
+    return build(ir, dtype="float32", seed=config["seed"], init=config["init"])
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Combinations of fields that cannot work together raise UsageError."""
+    if config["patience"] > 0 and config["val_split"] == 0:
+        raise UsageError(
+            f"early stopping (patience {config['patience']}) watches the validation loss, but val_split "
+            "is 0; set --val-split above 0 or --patience 0"
+        )
+
+
+def default_run_dir(spec: str, now: float | None = None) -> Path:
+    """runs/<spec stem>-<YYYYmmdd-HHMMSS>, with -2, -3... appended if that directory exists."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    base = Path("runs") / f"{Path(spec).stem}-{stamp}"
+    candidate, number = base, 1
+    while candidate.exists():
+        number += 1
+        candidate = base.with_name(f"{base.name}-{number}")
+    return candidate
+
+
+def checkpoint_file(run: str | Path) -> Path:
+    """The checkpoint of `run`: the path itself if it is a file, else RUN/checkpoint.npz."""
+    path = Path(run)
+    return path if path.suffix == ".npz" else path / "checkpoint.npz"
+
+
+def resumed_config(
+    saved: dict[str, Any], overridden: dict[str, Any], overrides: dict[str, str]
+) -> dict[str, Any]:
+    """The saved run's config with the command line's overrides applied; UsageError for a fixed field."""
+    config = dict(saved)
+    for name in overrides:
+        if name in FIXED_ON_RESUME and overridden[name] != saved.get(name):
+            raise UsageError(
+                f"cannot change '{name}' when resuming (the run used {saved.get(name)!r}, "
+                f"received {overridden[name]!r}); start a new run instead"
+            )
+        config[name] = overridden[name]
+    return config
+
+
+def weights_file(weights: str | Path) -> Path:
+    """A weights path as given: a .npz file, or a run directory meaning its weights.npz."""
+    path = Path(weights)
+    if path.is_dir():
+        path = path / "weights.npz"
+    if not path.is_file():
+        raise DataError(f"no weights at '{path}' (expected weights.npz, best.npz or checkpoint.npz of a run)")
+    return path
+
+
+def run_config(weights: Path) -> dict[str, Any] | None:
+    """The training config of the run a weights file sits in (from its result.json), if there is one."""
+    result = weights.parent / "result.json"
+    try:
+        return json.loads(result.read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def load_weights(model: Any, weights: Path) -> None:
+    """Fill `model` from weights.npz/best.npz (backend format) or a training checkpoint.npz."""
+    try:
+        with np.load(weights, allow_pickle=False) as npz:
+            is_checkpoint = "format" in npz.files and str(npz["format"]) == FORMAT
+    except (OSError, ValueError) as err:
+        raise DataError(f"cannot read weights '{weights}': {err}") from err
+    if is_checkpoint:
+        model.load_state_dict(load_checkpoint(weights).model, origin=str(weights))
+    else:
+        model.load(weights)
