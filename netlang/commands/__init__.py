@@ -12,4 +12,6 @@ COMMANDS = (
     "train",
     "eval",
     "predict",
+    "gradcheck",
+    "bench",
 )
