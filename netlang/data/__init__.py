@@ -11,12 +11,13 @@ from netlang.data.check import check_against, match_input_shape, split_validatio
 from netlang.data.dataset import Dataset
 from netlang.data.inputs import read_inputs
 from netlang.data.png import decode_png, read_png
-from netlang.data.sources import SOURCES, load_dataset
+from netlang.data.sources import SOURCES, class_names, load_dataset
 
 __all__ = [
     "SOURCES",
     "Dataset",
     "check_against",
+    "class_names",
     "decode_png",
     "load_dataset",
     "match_input_shape",

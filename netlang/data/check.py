@@ -16,7 +16,7 @@ from netlang.errors import DataError
 def match_input_shape(
     x: np.ndarray, input_shape: Sequence[int], *, source: str, what: str = "inputs"
 ) -> np.ndarray:
-    """`x` (N, ...) reshaped to (N, *input_shape), or a DataError naming `source` and both shapes.
+    """`x` (N, ...) reshaped to (N, *input_shape), or a DataError starting with `source` and both shapes.
 
     Besides an exact match, two conveniences are documented: flat rows (N, C*H*W) are reshaped for an
     image input (C, H, W), and samples of any shape are flattened for a vector input (D,) of the same size.
@@ -29,7 +29,7 @@ def match_input_shape(
     if same_size and x.ndim >= 2 and (len(sample) == 1 or len(expected) == 1):
         return x.reshape((len(x), *expected))
     raise DataError(
-        f"data set '{source}': {what} have shape {sample} per sample; the network's input expects "
+        f"{source}: {what} have shape {sample} per sample; the network's input expects "
         f"{expected}"
         + (" (flat rows or a flat input of the same size would be reshaped)" if same_size else "")
     )
@@ -53,7 +53,9 @@ def check_against(ds: Dataset, input_shape: Sequence[int], n_outputs: int) -> Da
             )
         _check_finite(x, ds.name, f"x_{split}")
         _check_labels(y, n_labels, n_outputs, ds.name, f"y_{split}")
-        fitted[f"x_{split}"] = match_input_shape(x, input_shape, source=ds.name, what=f"x_{split} samples")
+        fitted[f"x_{split}"] = match_input_shape(
+            x, input_shape, source=f"data set '{ds.name}'", what=f"x_{split} samples"
+        )
     return replace(ds, **fitted)
 
 

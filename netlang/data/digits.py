@@ -19,6 +19,7 @@ N_DIGITS = 1797
 N_TEST = 360
 IMAGE_SIDE = 8
 MAX_PIXEL = 16
+DIGIT_CLASSES = [str(digit) for digit in range(10)]
 
 # The split is part of the data set's definition, so it must never change between NumPy versions:
 # the legacy RandomState stream is frozen by NumPy's compatibility policy, Generator streams are not.
@@ -38,7 +39,7 @@ def load_digits() -> Dataset:
         y_train=labels[train],
         x_test=pixels[test],
         y_test=labels[test],
-        classes=[str(digit) for digit in range(10)],
+        classes=list(DIGIT_CLASSES),
     )
 
 

@@ -131,6 +131,7 @@ def download_file(
 
 def _download_verified(url: str, sha256: str, destination: Path, opener: Opener | None) -> Path:
     """Stream `url` to a temporary file beside `destination`, check its SHA-256, rename it into place."""
+    # Looked up at call time (not bound as a default) so tests can replace it.
     opener = opener or _open_url
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)

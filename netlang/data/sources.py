@@ -6,9 +6,9 @@ import difflib
 from collections.abc import Callable
 
 from netlang.data.dataset import Dataset
-from netlang.data.digits import load_digits
+from netlang.data.digits import DIGIT_CLASSES, load_digits
 from netlang.data.gates import GATE_OUTPUTS, load_gate
-from netlang.data.mnist import FASHION_MNIST, MNIST, load_idx_dataset
+from netlang.data.mnist import CLASS_NAMES, FASHION_MNIST, MNIST, load_idx_dataset
 from netlang.data.npz import load_npz_dataset
 from netlang.errors import DataError
 
@@ -36,3 +36,14 @@ def load_dataset(name: str, *, download: bool = True) -> Dataset:
     close = difflib.get_close_matches(name.lower(), SOURCES, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     raise DataError(f"unknown data set '{name}'; {hint}expected one of: {known}")
+
+
+def class_names(name: str) -> list[str]:
+    """The class names of source `name` without loading its images (an npz: file is read); DataError."""
+    if name == "digits":
+        return list(DIGIT_CLASSES)
+    if name in CLASS_NAMES:
+        return list(CLASS_NAMES[name])
+    if name in GATE_OUTPUTS:
+        return ["0", "1"]
+    return load_dataset(name, download=False).classes

@@ -111,6 +111,21 @@ def png_bytes(
     return out + _chunk(b"IEND", b"")
 
 
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Tests never touch the network: the default downloader serves file:// URLs only."""
+    from netlang.data import fetch
+
+    real_open = fetch._open_url
+
+    def local_only(url: str):
+        if not url.startswith("file:"):
+            raise AssertionError(f"a test tried to download {url}")
+        return real_open(url)
+
+    monkeypatch.setattr(fetch, "_open_url", local_only)
+
+
 @pytest.fixture
 def make_idx():
     return idx_bytes

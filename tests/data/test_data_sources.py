@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from netlang.data import SOURCES, Dataset, digits, load_dataset
+from netlang.data import SOURCES, Dataset, class_names, digits, load_dataset
 from netlang.errors import DataError
 
 # Images per class in the embedded digits file, as documented by scikit-learn.
@@ -182,3 +182,19 @@ def test_npz_missing_or_corrupt_file(tmp_path):
     cut.write_bytes(cut.read_bytes()[:60])
     with pytest.raises(DataError, match="cut.npz: is not a readable NumPy .npz archive"):
         load_dataset(f"npz:{cut}")
+
+
+def test_class_names_without_loading(tmp_path):
+    assert class_names("fashion-mnist")[0] == "T-shirt/top" and len(class_names("mnist")) == 10
+    assert class_names("digits") == [str(digit) for digit in range(10)] and class_names("xor") == ["0", "1"]
+    for name in ("digits", "xor", "and", "or", "nand"):
+        assert class_names(name) == load_dataset(name).classes
+    source = save_npz(
+        tmp_path / "named.npz",
+        x_train=np.zeros((1, 2)),
+        y_train=np.array([0]),
+        x_test=np.zeros((1, 2)),
+        y_test=np.array([0]),
+        classes=np.array(["cat", "dog"]),
+    )
+    assert class_names(source) == ["cat", "dog"]
