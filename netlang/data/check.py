@@ -46,7 +46,7 @@ def check_against(ds: Dataset, input_shape: Sequence[int], n_outputs: int) -> Da
     for split in ("train", "test"):
         x = getattr(ds, f"x_{split}")
         y = getattr(ds, f"y_{split}")
-        if x.ndim < 1 or len(x) != len(y):
+        if len(x) != len(y):
             raise DataError(
                 f"data set '{ds.name}': x_{split} has {len(x)} samples but y_{split} has {len(y)} labels; "
                 "expected one label per sample"
