@@ -1,4 +1,4 @@
-"""`netlang gradcheck SPEC`: the backend's gradients against central differences, per parameter, in float64."""
+"""`netlang gradcheck SPEC`: the backend's gradients against central differences, per parameter (float64)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("spec", metavar="SPEC", help="a spec (.net) or IR (.json) file; - for stdin")
     parser.add_argument("--batch", type=int, default=4, help="examples in the random batch (default 4)")
     parser.add_argument(
-        "--entries", type=int, default=30, help="entries checked per parameter, at random; 0 = all (default 30)"
+        "--entries", type=int, default=30, help="entries checked per parameter, at random; 0 = all (30)"
     )
     parser.add_argument("--threshold", type=float, default=1e-6, help="largest passing relative error (1e-6)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, batch and dropout masks (0)")
@@ -62,5 +62,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {shape:<16}  {checked:>7}  {error:>10.2e}{flag}")
     worst = max(errors.values())
     verdict = "ok" if worst <= args.threshold else "FAILED"
-    print(f"max relative error {worst:.2e} (threshold {args.threshold:.0e}, loss {model.loss_name}): {verdict}")
+    print(
+        f"max relative error {worst:.2e} (threshold {args.threshold:.0e}, {model.loss_name} loss): {verdict}"
+    )
     return 0 if worst <= args.threshold else 1
