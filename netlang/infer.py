@@ -25,8 +25,9 @@ def infer(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
     source = ir.get("source") or filename
     in_shape = list(ir["input"]["shape"])
     if len(in_shape) == 2:
+        written = "x".join(map(str, in_shape))
         raise ShapeError(
-            f"the input shape must be CxHxW (like 1x28x28) or a vector size (like 784); got {'x'.join(map(str, in_shape))}"
+            f"the input shape must be CxHxW (like 1x28x28) or a vector size (like 784); got {written}"
         ).at(ir["input"].get("pos"), source)
     layers: list[dict[str, Any]] = []
     flatten_count = sum(1 for layer in ir["layers"] if layer["op"] == "flatten")

@@ -173,7 +173,8 @@ def _match_signature(
             wanted = " or ".join(_describe(a) for a in (*skipped, arg))
             said = " ".join(str(t) for t in [keyword, *tokens[:index]])
             if token is None:
-                raise lowering.error(f"expected {wanted} after '{said}'", _after(tokens[index - 1] if index else keyword))
+                last = tokens[index - 1] if index else keyword
+                raise lowering.error(f"expected {wanted} after '{said}'", _after(last))
             hint = did_you_mean(str(token), [c for a in skipped for c in a.choices]) if token.type == "WORD" else ""
             raise lowering.error(f"expected {wanted} after '{said}', got '{token}'{hint}", token)
     options = {arg.name: arg for arg in op.options}

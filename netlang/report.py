@@ -81,8 +81,8 @@ def summary_table(ir: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
 
     def line(row: tuple[str, ...]) -> str:
-        left = "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths[:3]))
-        right = "  ".join(cell.rjust(width) for cell, width in zip(row[3:], widths[3:]))
+        left = "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths[:3], strict=True))
+        right = "  ".join(cell.rjust(width) for cell, width in zip(row[3:], widths[3:], strict=True))
         return f"{left}  {right}"
 
     rule_width = len(line(header))
