@@ -1,0 +1,149 @@
+"""Optional: outputs, loss and gradients against PyTorch on shared weights (skipped without torch).
+
+Dropout masks are shared too: the NumPy forward runs first and PyTorch multiplies by the same scaled mask.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from netlang.backend import build
+from netlang.backend.gradcheck import relative_error
+from netlang.compiler import compile_ir
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+SPECS = Path(__file__).parents[2] / "specs"
+TOLERANCE = 1e-4
+
+# No batchnorm straight after conv/affine: the bias gradient there is zero up to rounding noise.
+EVERY_OP = (
+    "input 3x13x13\n"
+    "conv 6 3x3 stride 2 pad 1 -> prelu -> batchnorm -> pool 2 stride 2 round ceil\n"
+    "conv 8 2x2 pad 1 -> leaky_relu 0.1 -> pool avg 3 stride 2 pad 1 -> elu 0.8 -> flatten\n"
+    "affine 20 -> swish -> batchnorm -> dropout 0.3 -> affine 12 -> tanh -> affine 9 -> sigmoid\n"
+    "affine 7 -> relu -> affine 5 -> identity -> softmax\n"
+)
+
+
+class SharedMask(nn.Module):
+    """Dropout with the mask the NumPy layer drew."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        return x * torch.from_numpy(self.layer.scaled_mask)
+
+
+def torch_layer(layer):
+    """The PyTorch module computing the same function as a NumPy backend layer, sharing its weights."""
+    op, args, p = (
+        layer.node["op"],
+        layer.args,
+        {k: torch.from_numpy(v.copy()) for k, v in layer.params.items()},
+    )
+    if op == "conv":
+        module = nn.Conv2d(
+            p["W"].shape[1], p["W"].shape[0], tuple(args["kernel"]), args["stride"], args["pad"]
+        )
+        module.weight.data, module.bias.data = p["W"], p["b"]
+        return module
+    if op == "affine":
+        module = nn.Sequential(nn.Flatten(), nn.Linear(*p["W"].shape))
+        module[1].weight.data, module[1].bias.data = p["W"].T.contiguous(), p["b"]
+        return module
+    if op == "pool":
+        ceil = args.get("round") == "ceil"
+        if args["kind"] == "max":
+            return nn.MaxPool2d(args["kernel"], args["stride"], args["pad"], ceil_mode=ceil)
+        return nn.AvgPool2d(
+            args["kernel"], args["stride"], args["pad"], ceil_mode=ceil, count_include_pad=True
+        )
+    if op == "batchnorm":
+        norm = nn.BatchNorm2d if len(layer.in_shape) == 3 else nn.BatchNorm1d
+        module = norm(p["gamma"].shape[0], eps=args["eps"], momentum=1 - args["momentum"])
+        module.weight.data, module.bias.data = p["gamma"], p["beta"]
+        return module
+    if op == "prelu":
+        module = nn.PReLU(p["alpha"].shape[0])
+        module.weight.data = p["alpha"]
+        return module
+    if op == "dropout":
+        return SharedMask(layer)
+    simple = {
+        "relu": nn.ReLU,
+        "sigmoid": nn.Sigmoid,
+        "tanh": nn.Tanh,
+        "swish": nn.SiLU,
+        "identity": nn.Identity,
+        "flatten": nn.Flatten,
+    }
+    if op in simple:
+        return simple[op]()
+    if op == "leaky_relu":
+        return nn.LeakyReLU(args["alpha"])
+    if op == "elu":
+        return nn.ELU(args["alpha"])
+    raise AssertionError(f"no PyTorch counterpart for {op}")
+
+
+TORCH_PARAM = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias", "alpha": "weight"}
+
+
+def compare(spec, batch=8, seed=0):
+    torch.set_num_threads(2)
+    model = build(compile_ir(spec), seed=seed)
+    assert model.layers[-1].node["op"] == "softmax"
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch,) + tuple(model.ir["input"]["shape"])).astype(np.float32)
+    labels = rng.integers(0, model.layers[-1].out_shape[0], size=batch)
+    for params in model.params.values():  # move batchnorm/prelu params off their start values
+        params[...] += 0.1 * rng.standard_normal(params.shape).astype(np.float32)
+    loss, grads, probs = model.loss_and_gradients(x, labels)
+
+    modules = [torch_layer(layer) for layer in model.layers[:-1]]  # the softmax is inside the loss
+    net = nn.Sequential(*modules).train()
+    logits = net(torch.from_numpy(x))
+    torch_loss = nn.functional.cross_entropy(logits, torch.from_numpy(labels))
+    torch_loss.backward()
+
+    assert loss == pytest.approx(torch_loss.item(), rel=TOLERANCE)
+    errors = {"outputs": relative_error(probs, torch.softmax(logits, 1).detach().numpy())}
+    for layer, module in zip(model.layers, modules, strict=False):
+        for kind in layer.params:
+            torch_param = getattr(module[1] if layer.node["op"] == "affine" else module, TORCH_PARAM[kind])
+            torch_grad = torch_param.grad.numpy()
+            errors[f"{layer.name}.{kind}"] = relative_error(
+                grads[f"{layer.name}.{kind}"],
+                torch_grad.T if (layer.node["op"] == "affine" and kind == "W") else torch_grad,
+            )
+    assert max(errors.values()) <= TOLERANCE, errors
+    return errors
+
+
+def test_simple_convnet_matches_pytorch():
+    errors = compare(SPECS / "simple_convnet.net")
+    assert set(errors) == {
+        "outputs",
+        "conv1.W",
+        "conv1.b",
+        "affine1.W",
+        "affine1.b",
+        "affine2.W",
+        "affine2.b",
+    }
+
+
+def test_deep_convnet_matches_pytorch():
+    errors = compare(SPECS / "deep_convnet.net")
+    assert len(errors) == 1 + 2 * 8
+
+
+def test_every_op_pytorch_has_matches_pytorch():
+    compare(EVERY_OP, batch=6)
