@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
         saved_at = checkpoint_file(args.resume)
         checkpoint = load_checkpoint(saved_at)
         check_same_network(checkpoint.ir, ir, str(saved_at))
-        config = resumed_config(checkpoint.state["config"], overridden, overrides)
+        config = resumed_config(
+            checkpoint.state["config"], overridden, overrides, mid_epoch=checkpoint.step > 0
+        )
         run_dir = saved_at.parent
     else:
         config = overridden

@@ -7,8 +7,12 @@ Layout (all plain arrays, no pickle):
     optimizer/<entry>      the optimizer's state_dict ("steps", "v/conv1.W", ...)
     epoch                  completed epochs
     step                   completed steps of the next epoch (0 at an epoch boundary)
-    state                  JSON (0-d unicode array): the training config, both RNG states, early stopping,
-                           the running sums of a partly done epoch, total seconds
+    state/config           JSON (each state/ entry is a 0-d unicode array): the resolved training config
+    state/shuffle_rng      JSON: the mini-batch shuffler's bit_generator state before the next epoch's draw
+    state/model_rng        JSON: the dropout generator's bit_generator state
+    state/early_stopping   JSON: best validation loss and epoch, epochs without improvement
+    state/epoch_sums       JSON: running loss/accuracy sums and seconds of a partly done epoch
+    state/seconds          JSON: training seconds of all finished epochs
     ir                     JSON: the network's IR, to check a resumed run trains the same network
 """
 
@@ -45,9 +49,9 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
         "format": np.array(FORMAT),
         "epoch": np.int64(checkpoint.epoch),
         "step": np.int64(checkpoint.step),
-        "state": np.array(json.dumps(checkpoint.state)),
         "ir": np.array(json.dumps(checkpoint.ir)),
     }
+    arrays.update({f"state/{key}": np.array(json.dumps(value)) for key, value in checkpoint.state.items()})
     arrays.update({f"model/{key}": value for key, value in checkpoint.model.items()})
     arrays.update({f"optimizer/{key}": value for key, value in checkpoint.optimizer.items()})
     write_npz(path, arrays)
@@ -66,12 +70,17 @@ def load_checkpoint(path: Path) -> Checkpoint:
             optimizer = {
                 name[len("optimizer/"):]: npz[name] for name in npz.files if name.startswith("optimizer/")
             }
+            state = {
+                name[len("state/"):]: json.loads(str(npz[name]))
+                for name in npz.files
+                if name.startswith("state/")
+            }
             return Checkpoint(
                 model=model,
                 optimizer=optimizer,
                 epoch=int(npz["epoch"]),
                 step=int(npz["step"]),
-                state=json.loads(str(npz["state"])),
+                state=state,
                 ir=json.loads(str(npz["ir"])),
             )
     except (OSError, ValueError, KeyError) as err:

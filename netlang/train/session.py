@@ -85,12 +85,16 @@ def checkpoint_file(run: str | Path) -> Path:
 
 
 def resumed_config(
-    saved: dict[str, Any], overridden: dict[str, Any], overrides: dict[str, str]
+    saved: dict[str, Any], overridden: dict[str, Any], overrides: dict[str, str], mid_epoch: bool = False
 ) -> dict[str, Any]:
-    """The saved run's config with the command line's overrides applied; UsageError for a fixed field."""
+    """The saved run's config with the command line's overrides applied; UsageError for a fixed field.
+
+    A run stopped mid-epoch also keeps its batch size: the steps it did are counted in batches.
+    """
     config = dict(saved)
+    fixed = FIXED_ON_RESUME + (("batch_size",) if mid_epoch else ())
     for name in overrides:
-        if name in FIXED_ON_RESUME and overridden[name] != saved.get(name):
+        if name in fixed and overridden[name] != saved.get(name):
             raise UsageError(
                 f"cannot change '{name}' when resuming (the run used {saved.get(name)!r}, "
                 f"received {overridden[name]!r}); start a new run instead"
