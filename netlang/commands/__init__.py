@@ -14,4 +14,5 @@ COMMANDS = (
     "predict",
     "gradcheck",
     "bench",
+    "search",
 )
