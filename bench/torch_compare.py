@@ -1,0 +1,170 @@
+"""netlang's NumPy backend against PyTorch (CPU): training-step time and peak memory, side by side.
+
+    python bench/torch_compare.py            # both nets, 2 threads, float32, batch 100
+    (netlang installed, e.g. `pip install -e .`, or PYTHONPATH=. from the repository root)
+    python bench/torch_compare.py --steps 40 --nets simple
+
+Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
+timed in alternating rounds in this one process (so machine load hits both alike); the figure is the median.
+Memory: each framework runs 3 steps of DeepConvNet in a fresh subprocess, which reports how far its resident
+set size peaked above where it stood before the steps (model and data already built): Linux's VmHWM from
+/proc/self/status, reset through /proc/self/clear_refs just before the steps, minus VmRSS then. (Not
+ru_maxrss: a child inherits its parent's ru_maxrss across exec.) For NumPy the subprocess also reports
+tracemalloc's peak of traced allocations during the steps.
+PyTorch is only needed for this script; netlang never depends on it.
+"""
+
+from __future__ import annotations
+
+import os
+
+THREADS = "2"
+for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, THREADS)  # before NumPy and PyTorch load their thread pools
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import tracemalloc  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+SPECS = Path(__file__).resolve().parents[1] / "specs"
+NETS = {"simple": "simple_convnet.net", "deep": "deep_convnet.net"}
+BATCH = 100
+
+
+def netlang_step_fn(net: str):
+    """A closure running one netlang training step on a fixed batch."""
+    from netlang.backend import build
+    from netlang.compiler import compile_ir
+    from netlang.train.optimizers import Adam
+
+    model = build(compile_ir(SPECS / NETS[net]), dtype="float32", seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
+    t = rng.integers(0, 10, size=BATCH)
+    optimizer = Adam(lr=1e-3)
+
+    def step() -> None:
+        _, grads, _ = model.loss_and_gradients(x, t)
+        optimizer.update(model.params, grads)
+
+    return step
+
+
+def torch_model(net: str):
+    import torch.nn as nn
+
+    if net == "simple":
+        return nn.Sequential(
+            nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(4320, 100), nn.ReLU(), nn.Linear(100, 10),
+        )  # fmt: skip
+    layers, channels = [], 1
+    for filters, pad, pool in ((16, 1, False), (16, 1, True), (32, 1, False), (32, 2, True), (64, 1, False),
+                               (64, 1, True)):  # fmt: skip
+        layers += [nn.Conv2d(channels, filters, 3, padding=pad), nn.ReLU()]
+        layers += [nn.MaxPool2d(2)] if pool else []
+        channels = filters
+    layers += [nn.Flatten(), nn.Linear(1024, 50), nn.ReLU(), nn.Dropout(0.5), nn.Linear(50, 10), nn.Dropout(0.5)]
+    return nn.Sequential(*layers)
+
+
+def torch_step_fn(net: str):
+    """A closure running one PyTorch training step on a fixed batch."""
+    import torch
+
+    torch.set_num_threads(int(THREADS))
+    torch.manual_seed(0)
+    model = torch_model(net).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = torch.randn(BATCH, 1, 28, 28)
+    t = torch.randint(0, 10, (BATCH,))
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(x), t).backward()
+        optimizer.step()
+
+    return step
+
+
+def time_side_by_side(net: str, steps: int, rounds: int = 5) -> dict[str, float]:
+    """Median ms per step for each framework, timed in alternating rounds."""
+    steppers = {"netlang": netlang_step_fn(net), "pytorch": torch_step_fn(net)}
+    times: dict[str, list[float]] = {name: [] for name in steppers}
+    for step in steppers.values():
+        for _ in range(3):
+            step()
+    for _ in range(rounds):
+        for name, step in steppers.items():
+            for _ in range(max(1, steps // rounds)):
+                start = time.perf_counter()
+                step()
+                times[name].append(1e3 * (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def memory_status_kb(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in kB (Linux only)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def memory_worker(framework: str, net: str) -> dict[str, float]:
+    """Run in a fresh process: peak-RSS growth (and, for NumPy, tracemalloc peak) over 3 steps, in MB."""
+    step = netlang_step_fn(net) if framework == "netlang" else torch_step_fn(net)
+    before = memory_status_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    if framework == "netlang":
+        tracemalloc.start()
+    for _ in range(3):
+        step()
+    result = {"rss_growth_mb": (memory_status_kb("VmHWM") - before) / 1024}
+    if framework == "netlang":
+        result["traced_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+    return result
+
+
+def measure_memory(framework: str, net: str) -> dict[str, float]:
+    command = [sys.executable, __file__, "--memory-worker", framework, "--nets", net]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per framework and net (30)")
+    parser.add_argument("--nets", default="simple,deep", help="comma-separated: simple, deep")
+    parser.add_argument("--memory-worker", choices=("netlang", "pytorch"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    nets = args.nets.split(",")
+    if args.memory_worker:
+        print(json.dumps(memory_worker(args.memory_worker, nets[0])))
+        return
+
+    import torch
+
+    print(f"float32, batch {BATCH}, threads {THREADS}; numpy {np.__version__}, torch {torch.__version__}")
+    print(f"{'net':<14} {'netlang ms/step':>16} {'pytorch ms/step':>16} {'ratio':>7}")
+    for net in nets:
+        ms = time_side_by_side(net, args.steps)
+        ratio = ms["netlang"] / ms["pytorch"]
+        print(f"{NETS[net].removesuffix('.net'):<14} {ms['netlang']:>16.1f} {ms['pytorch']:>16.1f} {ratio:>7.2f}")
+    if "deep" in nets:
+        ours, theirs = measure_memory("netlang", "deep"), measure_memory("pytorch", "deep")
+        print("DeepConvNet step memory (fresh process, 3 steps, RSS peak above the pre-step level):")
+        print(f"  netlang {ours['rss_growth_mb']:.0f} MB (tracemalloc peak {ours['traced_peak_mb']:.0f} MB)")
+        print(f"  pytorch {theirs['rss_growth_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
