@@ -29,6 +29,7 @@ from netlang.errors import DataError
 from netlang.train.files import write_npz
 
 FORMAT = "netlang-checkpoint-1"
+STATE_ENTRIES = ("config", "shuffle_rng", "model_rng", "early_stopping", "epoch_sums", "seconds")
 
 
 @dataclass
@@ -75,6 +76,9 @@ def load_checkpoint(path: Path) -> Checkpoint:
                 for name in npz.files
                 if name.startswith("state/")
             }
+            missing = [entry for entry in STATE_ENTRIES if entry not in state]
+            if missing:
+                raise DataError(f"checkpoint '{path}' lacks 'state/{missing[0]}'; it cannot be resumed")
             return Checkpoint(
                 model=model,
                 optimizer=optimizer,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from netlang import cli
 from netlang.cli import main
 from netlang.trainfields import field_schemas
 
@@ -25,6 +26,12 @@ train {
   epochs 2
 }
 """
+
+
+@pytest.fixture(autouse=True)
+def only_training_commands(monkeypatch):
+    """Parse with just the commands under test, so a sibling command being written cannot break these."""
+    monkeypatch.setattr(cli, "COMMANDS", ("train", "eval", "predict"))
 
 
 @pytest.fixture
