@@ -15,4 +15,5 @@ COMMANDS = (
     "gradcheck",
     "bench",
     "search",
+    "sweep",
 )

@@ -75,7 +75,9 @@ def _interval(name: str, body: str, text: str, schema: dict) -> Range:
     try:
         low, high = float(parts[0]), float(parts[1])
     except ValueError:
-        raise UsageError(f"--range {text}: LOW and HIGH must be numbers, received '{parts[0]}' and '{parts[1]}'")
+        raise UsageError(
+            f"--range {text}: LOW and HIGH must be numbers, received '{parts[0]}' and '{parts[1]}'"
+        ) from None
     types = schema.get("type", "string")
     types = set(types) if isinstance(types, list) else {types}
     if not types & {"number", "integer"}:
