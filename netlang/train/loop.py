@@ -155,7 +155,8 @@ class Trainer:
         if self.saved is None:
             self._save_checkpoint()
         epochs = self.config["epochs"]
-        with _deferred_interrupt() as interrupt:
+        # A diverging run ends with a clear TrainingError from the loss check below, not NumPy's warnings.
+        with _deferred_interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             try:
                 while self.position.epoch < epochs and not self.early.should_stop:
                     self._train_epoch(interrupt)

@@ -192,3 +192,15 @@ def test_predict_reads_a_checkpoint_too(capsys, tmp_path, spec):
     from_checkpoint = netlang(capsys, "predict", spec, "--weights", run / "checkpoint.npz", sample, "--top", "2")
     assert from_weights[0] == 0 and from_weights[1] == from_checkpoint[1]
     assert re.fullmatch(rf"{re.escape(str(sample))}  \d\s+\(\d \d\.\d{{3}}, \d \d\.\d{{3}}\)\n", from_weights[1])
+
+
+def test_a_diverging_run_stops_with_a_training_error(capsys, tmp_path, spec):
+    from netlang.train.checkpoint import load_checkpoint
+
+    run = tmp_path / "run"
+    code, _, err = netlang(capsys, "train", spec, "--out", run, "--optimizer", "sgd", "--lr", "1e30")
+    assert code == 1
+    assert re.search(r"the training loss became (nan|inf) in epoch 1, step \d+ of 6", err)
+    assert "RuntimeWarning" not in err
+    assert load_checkpoint(run / "checkpoint.npz").epoch == 0
+    assert not (run / "metrics.jsonl").exists()
