@@ -194,11 +194,14 @@ def test_predict_reads_a_checkpoint_too(capsys, tmp_path, spec):
     assert re.fullmatch(rf"{re.escape(str(sample))}  \d\s+\(\d \d\.\d{{3}}, \d \d\.\d{{3}}\)\n", from_weights[1])
 
 
-def test_a_diverging_run_stops_with_a_training_error(capsys, tmp_path, spec):
+def test_a_diverging_run_stops_with_a_training_error(capsys, tmp_path):
     from netlang.train.checkpoint import load_checkpoint
 
+    spec = tmp_path / "plain.net"
+    spec.write_text("input 1x8x8\nconv 4 3x3 -> relu -> affine 10 -> softmax\n")
     run = tmp_path / "run"
-    code, _, err = netlang(capsys, "train", spec, "--out", run, "--optimizer", "sgd", "--lr", "1e30")
+    argv = ["--out", run, "--optimizer", "sgd", "--lr", "1e30", "--batch-size", "200"]
+    code, _, err = netlang(capsys, "train", spec, *argv)
     assert code == 1
     assert re.search(r"the training loss became (nan|inf) in epoch 1, step \d+ of 6", err)
     assert "RuntimeWarning" not in err
