@@ -152,7 +152,8 @@ def _header(spec: str, data: str, split: Any, config: dict[str, Any], run_dir: A
 def _summary(result: dict[str, Any], run_dir: Any) -> str:
     text = (
         f"test accuracy {100 * result['test_acc']:.2f}% (loss {result['test_loss']:.4f}) "
-        f"after {result['epochs']} epochs, {result['seconds']:.1f} s of training"
+        f"after {result['epochs']} epoch{'' if result['epochs'] == 1 else 's'}, "
+        f"{result['seconds']:.1f} s of training"
     )
     if result["best_epoch"]:
         text += f"; best validation loss at epoch {result['best_epoch']}"
