@@ -16,4 +16,5 @@ COMMANDS = (
     "bench",
     "search",
     "sweep",
+    "activations",
 )
