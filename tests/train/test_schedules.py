@@ -99,3 +99,16 @@ def test_checkpoint_stores_json_state_as_unicode_scalars(tmp_path):
     generator = np.random.default_rng()
     generator.bit_generator.state = loaded.state["model_rng"]
     assert generator.random() == np.random.default_rng(3).random()
+
+
+def test_default_run_directory_is_named_after_the_spec_and_time(tmp_path, monkeypatch):
+    import time
+
+    from netlang.train.session import default_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    now = time.mktime((2026, 3, 4, 5, 6, 7, 0, 0, -1))
+    first = default_run_dir("specs/digits_convnet.net", now)
+    assert str(first) == "runs/digits_convnet-20260304-050607"
+    first.mkdir(parents=True)
+    assert str(default_run_dir("specs/digits_convnet.net", now)) == "runs/digits_convnet-20260304-050607-2"
