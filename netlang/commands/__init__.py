@@ -17,4 +17,5 @@ COMMANDS = (
     "search",
     "sweep",
     "activations",
+    "plot",
 )

@@ -14,7 +14,7 @@ NAME = "activations"
 HELP = "Push a batch through the freshly initialised network and show every layer's activation distribution."
 EXAMPLES = """examples:
   netlang activations specs/digits_convnet.net
-  netlang activations specs/multilayer_bn.net --init std:0.01,he --set data=mnist
+  netlang activations specs/multilayer_bn.net --init std:0.01,he --set data=fashion-mnist
   printf 'input 100\\n(affine 100 -> sigmoid) * 5\\n' | netlang activations - --input normal --init std:1,xavier
 
 For each initialiser (--init, comma-separated; default the spec's) the table gives every layer's mean,
