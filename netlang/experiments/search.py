@@ -115,6 +115,15 @@ def read_results(path: Path) -> dict[int, dict[str, Any]]:
     return records
 
 
+def drop_partial_line(path: Path) -> None:
+    """Cut a last line left unfinished by a crash, so the next record starts on a line of its own."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
 def append_result(path: Path, record: dict[str, Any]) -> None:
     """Add one trial's line to the results file, flushed to disk before the next trial is counted done."""
     with path.open("a", encoding="utf-8") as stream:
@@ -163,6 +172,7 @@ def run_search(
     results_path = out_dir / RESULTS_FILE
     check_resumable(out_dir, plan)
     records = read_results(results_path)
+    drop_partial_line(results_path)
     pending = [trial for trial in range(trials) if trial not in records]
 
     def finished(record: dict[str, Any]) -> None:
