@@ -14,9 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from netlang.backend.base import Layer
 
 
-def padded(
-    x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int] = (0, 0), fill: float = 0.0
-) -> np.ndarray:
+def padded(x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int] = (0, 0), fill: float = 0.0) -> np.ndarray:
     """x (N, C, H, W) with `pad` rows/cols of `fill` on every side, plus `extra` more at the bottom/right."""
     (ph, pw), (eh, ew) = pad, extra
     if ph == pw == eh == ew == 0:
@@ -27,9 +25,7 @@ def padded(
     return out
 
 
-def windows(
-    xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]
-) -> np.ndarray:
+def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
     """A read-only strided view (N, C, OH, OW, KH, KW) of the windows of an already padded input."""
     (sh, sw), (oh, ow) = stride, out_hw
     view = sliding_window_view(xp, kernel, axis=(2, 3))
@@ -104,13 +100,26 @@ class Conv(Layer):
 
     def backward(self, dout):
         filters = self.params["W"].shape[0]
-        dout = dout.reshape(dout.shape[0], filters, -1)
-        self.grads["W"] = (
-            np.matmul(dout, self.col.transpose(0, 2, 1)).sum(axis=0).reshape(self.params["W"].shape)
-        )
-        self.grads["b"] = dout.sum(axis=(0, 2))
+        dout_rows = dout.reshape(dout.shape[0], filters, -1)
+        weight_grad = np.matmul(dout_rows, self.col.transpose(0, 2, 1)).sum(axis=0)
+        self.grads["W"] = weight_grad.reshape(self.params["W"].shape)
+        self.grads["b"] = dout_rows.sum(axis=(0, 2))
         if not self.needs_input_grad:
             return None
+        if self.stride == (1, 1) and all(p <= k - 1 for p, k in zip(self.pad, self.kernel, strict=True)):
+            return self._input_grad_by_transposed_conv(dout)
         weights = self.params["W"].reshape(filters, -1)
-        dcol = np.matmul(weights.T, dout)
+        dcol = np.matmul(weights.T, dout_rows)
         return col2im(dcol, self.x_shape, self.kernel, self.stride, self.pad, self.out_hw)
+
+    def _input_grad_by_transposed_conv(self, dout: np.ndarray) -> np.ndarray:
+        """dx for stride 1: dout padded by K-1-P, correlated with the flipped, channel-swapped W.
+
+        One im2col and one GEMM, instead of a GEMM into a 9x larger column array and a col2im.
+        """
+        n, c, h, w = self.x_shape
+        kh, kw = self.kernel
+        flipped = self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
+        full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
+        col = im2col(dout, self.kernel, (1, 1), full_pad, (h, w))
+        return np.matmul(flipped, col).reshape(self.x_shape)

@@ -41,11 +41,7 @@ def target_matrix(targets: np.ndarray, outputs: np.ndarray) -> np.ndarray:
 def _class_indices(targets: np.ndarray, outputs: np.ndarray) -> np.ndarray | None:
     """The targets as class indices (N,) when given that way, else None."""
     targets = np.asarray(targets)
-    if (
-        targets.ndim == 1
-        and np.issubdtype(targets.dtype, np.integer)
-        and targets.shape[0] == outputs.shape[0]
-    ):
+    if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer) and targets.shape[0] == outputs.shape[0]:
         if outputs.ndim == 2 and outputs.shape[1] > 1:
             return targets
     return None

@@ -11,6 +11,7 @@ from netlang.backend.base import Layer
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
 from netlang.backend.registry import LAYERS
+from netlang.backend.schedule import execution_order
 from netlang.errors import DataError, SchemaError
 from netlang.initializers import initial_param, initial_weight, resolve_schemes
 
@@ -44,10 +45,12 @@ class Model:
         self.loss_name = _loss_name(ir)
         fused = FUSED_ACTIVATION.get(self.loss_name)
         # The loss applies a final softmax/sigmoid itself (stable, simpler gradient): stop before it.
-        self.body = layers[:-1] if fused and layers and layers[-1].node["op"] == fused else layers
+        unfused = layers[:-1] if fused and layers and layers[-1].node["op"] == fused else layers
+        self.body = execution_order(unfused)
+        self.pipeline = execution_order(layers)
         self.rng = rng
-        if layers:
-            layers[0].needs_input_grad = False
+        if self.body:
+            self.body[0].needs_input_grad = False
 
     @property
     def rng(self) -> np.random.Generator:
@@ -70,7 +73,7 @@ class Model:
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         """The last layer's outputs for a batch x (N, *input shape)."""
         out = self._input(x)
-        for layer in self.layers:
+        for layer in self.pipeline:
             out = layer.forward(out, train)
         return out
 
@@ -82,9 +85,7 @@ class Model:
             return np.zeros((0,) + tuple(self.ir["layers"][-1]["out_shape"]), dtype=self.dtype)
         return np.concatenate(chunks)
 
-    def _loss_forward(
-        self, x: np.ndarray, t: np.ndarray, train: bool
-    ) -> tuple[float, np.ndarray, np.ndarray]:
+    def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
         out = self._input(x)
         for layer in self.body:
             out = layer.forward(out, train)
@@ -94,9 +95,7 @@ class Model:
         """The mean loss over the batch."""
         return self._loss_forward(x, t, train)[0]
 
-    def loss_and_gradients(
-        self, x: np.ndarray, t: np.ndarray
-    ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+    def loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
         """One training-mode forward and backward -> (mean loss, grads keyed like params, outputs)."""
         loss, outputs, dout = self._loss_forward(x, t, train=True)
         for layer in reversed(self.body):
@@ -149,9 +148,7 @@ def _make_layer(node: dict[str, Any], scheme: str | None, rng: np.random.Generat
     params = {}
     for kind, shape in node.get("param_shapes", {}).items():
         shape = tuple(shape)
-        params[kind] = (
-            initial_weight(scheme, shape, rng, dtype) if kind == "W" else initial_param(kind, shape, dtype)
-        )
+        params[kind] = initial_weight(scheme, shape, rng, dtype) if kind == "W" else initial_param(kind, shape, dtype)
     buffers = {}
     for kind, shape in node.get("buffer_shapes", {}).items():
         fill = 1.0 if kind == "running_var" else 0.0
@@ -166,7 +163,5 @@ def build(ir: dict[str, Any], dtype: str = "float32", seed: int | None = 0, init
     schemes = resolve_schemes(ir, init)
     weight_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
     weight_rng = np.random.default_rng(weight_seed)
-    layers = [
-        _make_layer(node, schemes.get(node["name"]), weight_rng, DTYPES[dtype]) for node in ir["layers"]
-    ]
+    layers = [_make_layer(node, schemes.get(node["name"]), weight_rng, DTYPES[dtype]) for node in ir["layers"]]
     return Model(ir, layers, DTYPES[dtype], np.random.default_rng(dropout_seed))

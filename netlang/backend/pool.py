@@ -1,7 +1,10 @@
-"""Max and average pooling over strided windows: any stride, padding, and floor/ceil rounding.
+"""Max and average pooling: any stride, padding, and floor/ceil rounding.
 
-Max pooling pads with -inf and sends each output's gradient to exactly one input (the first maximum).
-Average pooling counts padded zeros but not the part of a ceil-mode window that overhangs the padded input.
+Both work one kernel offset at a time: offset (i, j) sees a strided slice of the padded input holding
+element (i, j) of every window, so a KHxKW pool costs KH*KW vectorised passes over output-sized slices
+and no copy of the windows. Max pooling pads with -inf and sends each output's gradient to exactly one
+input, the first maximum in window order. Average pooling counts padded zeros but not the part of a
+ceil-mode window that overhangs the padded input.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from netlang.backend.base import Layer
-from netlang.backend.conv import accumulate_windows, padded, windows
+from netlang.backend.conv import padded
 
 
 class Pool(Layer):
@@ -22,39 +25,70 @@ class Pool(Layer):
         self.out_hw = self.out_shape[1:]
         _, h, w = self.in_shape
         self.padded_hw = (h + 2 * self.pad[0], w + 2 * self.pad[1])
-        # A ceil-mode window may reach past the padded input: extend it so every window is a full view.
+        # A ceil-mode window may reach past the padded input: extend it so every window is a full slice.
         self.overhang = tuple(
             max(0, (o - 1) * s + k - p)
-            for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw, strict=False)
+            for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw, strict=True)
         )
         self.divisor = self._covered_counts() if self.kind == "avg" else None
+        # Windows that do not overlap can write their gradients straight into place instead of adding them.
+        self.disjoint = all(s >= k for s, k in zip(self.stride, self.kernel, strict=True))
 
     def _covered_counts(self) -> np.ndarray:
         """(OH, OW) count of padded-input elements each window covers (overhang excluded)."""
         counts = []
-        for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw, strict=False):
+        for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw, strict=True):
             starts = np.arange(o) * s
             counts.append(np.minimum(starts + k, p) - starts)
         return np.outer(counts[0], counts[1])
 
+    def _offsets(self, xp: np.ndarray):
+        """(offset number, slice of xp holding that element of every window), in window order."""
+        (sh, sw), (oh, ow) = self.stride, self.out_hw
+        kh, kw = self.kernel
+        for i in range(kh):
+            for j in range(kw):
+                yield i * kw + j, xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+
     def forward(self, x, train):
         fill = -np.inf if self.kind == "max" else 0.0
-        view = windows(padded(x, self.pad, self.overhang, fill), self.kernel, self.stride, self.out_hw)
+        xp = padded(x, self.pad, self.overhang, fill)
+        self.x_shape = x.shape
         if self.kind == "avg":
-            return view.sum(axis=(4, 5)) / self.divisor.astype(x.dtype)
-        flat = view.reshape(view.shape[:4] + (-1,))
-        self.argmax = flat.argmax(axis=-1)[..., None]
-        return np.take_along_axis(flat, self.argmax, axis=-1)[..., 0]
+            total = None
+            for _, part in self._offsets(xp):
+                total = part.copy() if total is None else np.add(total, part, out=total)
+            return total / self.divisor.astype(x.dtype)
+        best = which = None
+        for offset, part in self._offsets(xp):
+            if best is None:
+                best = part.copy()
+                index_type = np.uint8 if self.kernel[0] * self.kernel[1] <= 256 else np.uint16
+                which = np.zeros(part.shape, dtype=index_type)
+                continue
+            # (np.copyto(..., where=) and np.where are several times slower than this arithmetic on masks.)
+            better = np.greater(part, best)  # strict: a tie keeps the earlier offset
+            np.maximum(best, part, out=best)
+            np.multiply(which, ~better, out=which)
+            which += better.view(np.uint8) * which.dtype.type(offset)
+        self.which = which
+        return best
 
     def backward(self, dout):
-        n, c, oh, ow = dout.shape
-        kh, kw = self.kernel
-        if self.kind == "avg":
-            per_element = dout / self.divisor.astype(dout.dtype)
-            dwin = np.broadcast_to(per_element[:, :, None, None], (n, c, kh, kw, oh, ow))
-        else:
-            dflat = np.zeros((n, c, oh, ow, kh * kw), dtype=dout.dtype)
-            np.put_along_axis(dflat, self.argmax, dout[..., None], axis=-1)
-            dwin = dflat.reshape(n, c, oh, ow, kh, kw).transpose(0, 1, 4, 5, 2, 3)
-        full_hw = tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=False))
-        return accumulate_windows(dwin, full_hw, self.stride, self.pad, self.in_shape[1:])
+        full_shape = self.x_shape[:2] + tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=True))
+        dxp = np.zeros(full_shape, dtype=dout.dtype) if not self.disjoint else np.empty(full_shape, dout.dtype)
+        if self.disjoint and dxp.shape[2:] != tuple(s * o for s, o in zip(self.stride, self.out_hw, strict=True)):
+            dxp[...] = 0  # some input positions are in no window (stride > kernel, or floor rounding)
+        share = dout / self.divisor.astype(dout.dtype) if self.kind == "avg" else None
+        for offset, part in self._offsets(dxp):
+            if self.kind == "avg":
+                gradient = share
+            else:
+                gradient = np.multiply(dout, self.which == offset, out=part if self.disjoint else None)
+            if self.disjoint:
+                if gradient is not part:
+                    part[...] = gradient
+            else:
+                part += gradient
+        (ph, pw), (_, _, h, w) = self.pad, self.x_shape
+        return dxp[:, :, ph : ph + h, pw : pw + w]

@@ -10,10 +10,7 @@ from netlang.compiler import compile_ir
 from netlang.errors import SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
 
-NET = (
-    "input 1x8x8\n"
-    "conv 4 3x3 -> relu -> affine 5 -> dropout 0.1 -> tanh -> affine 3 -> leaky_relu -> affine 2\n"
-)
+NET = "input 1x8x8\nconv 4 3x3 -> relu -> affine 5 -> dropout 0.1 -> tanh -> affine 3 -> leaky_relu -> affine 2\n"
 
 
 def test_auto_picks_he_before_the_relu_family_and_xavier_otherwise():

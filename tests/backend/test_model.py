@@ -22,9 +22,7 @@ def set_params(model, values: dict) -> None:
 
 
 def test_three_layer_sigmoid_net_matches_the_book():
-    model = net(
-        "input 2\naffine 3 -> sigmoid -> affine 2 -> sigmoid -> affine 2 -> identity\n", dtype="float64"
-    )
+    model = net("input 2\naffine 3 -> sigmoid -> affine 2 -> sigmoid -> affine 2 -> identity\n", dtype="float64")
     set_params(
         model,
         {
@@ -163,9 +161,7 @@ def test_sigmoid_has_no_overflow_warnings():
 
 
 def test_float32_stays_float32():
-    model = net(
-        "input 1x8x8\nconv 2 3x3 -> batchnorm -> relu -> pool 2 -> affine 3 -> dropout 0.2 -> softmax\n"
-    )
+    model = net("input 1x8x8\nconv 2 3x3 -> batchnorm -> relu -> pool 2 -> affine 3 -> dropout 0.2 -> softmax\n")
     x = np.random.default_rng(0).standard_normal((4, 1, 8, 8))  # float64 in
     loss, grads, outputs = model.loss_and_gradients(x, np.array([0, 1, 2, 0]))
     assert outputs.dtype == np.float32
@@ -231,3 +227,19 @@ def test_bad_dtype_and_wrong_input_shape_are_clear_errors():
     model = net("input 3\naffine 2 -> softmax\n")
     with pytest.raises(DataError, match=r"\[3\]"):
         model.predict(np.ones((2, 4)))
+
+
+def test_relu_before_max_pool_runs_after_it_with_identical_results():
+    spec = "input 2x6x6\nconv 3 3x3 pad 1 -> relu -> pool 2 stride 2 pad 1 -> affine 4 -> softmax\n"
+    swapped, reference = net(spec, dtype="float64"), net(spec, dtype="float64")
+    assert [layer.node["op"] for layer in swapped.body[:3]] == ["conv", "pool", "relu"]
+    reference.body = reference.layers[:-1]  # IR order
+    x = np.random.default_rng(0).standard_normal((5, 2, 6, 6))
+    x[0, :, :3] = -5  # some windows all negative
+    labels = np.array([0, 1, 2, 3, 0])
+    loss_a, grads_a, out_a = swapped.loss_and_gradients(x, labels)
+    loss_b, grads_b, out_b = reference.loss_and_gradients(x, labels)
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
+    for name in grads_a:
+        np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-14)

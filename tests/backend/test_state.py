@@ -40,9 +40,7 @@ def test_save_load_round_trip_reproduces_outputs(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]  # no temporary file left behind
     target.load(path)
     np.testing.assert_array_equal(target.predict(x), source.predict(x))
-    np.testing.assert_array_equal(
-        target.buffers["batchnorm1.running_mean"], source.buffers["batchnorm1.running_mean"]
-    )
+    np.testing.assert_array_equal(target.buffers["batchnorm1.running_mean"], source.buffers["batchnorm1.running_mean"])
 
 
 def test_checkpoint_carries_the_ir_without_pickle(tmp_path):

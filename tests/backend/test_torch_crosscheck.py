@@ -49,9 +49,7 @@ def torch_layer(layer):
         {k: torch.from_numpy(v.copy()) for k, v in layer.params.items()},
     )
     if op == "conv":
-        module = nn.Conv2d(
-            p["W"].shape[1], p["W"].shape[0], tuple(args["kernel"]), args["stride"], args["pad"]
-        )
+        module = nn.Conv2d(p["W"].shape[1], p["W"].shape[0], tuple(args["kernel"]), args["stride"], args["pad"])
         module.weight.data, module.bias.data = p["W"], p["b"]
         return module
     if op == "affine":
@@ -62,9 +60,7 @@ def torch_layer(layer):
         ceil = args.get("round") == "ceil"
         if args["kind"] == "max":
             return nn.MaxPool2d(args["kernel"], args["stride"], args["pad"], ceil_mode=ceil)
-        return nn.AvgPool2d(
-            args["kernel"], args["stride"], args["pad"], ceil_mode=ceil, count_include_pad=True
-        )
+        return nn.AvgPool2d(args["kernel"], args["stride"], args["pad"], ceil_mode=ceil, count_include_pad=True)
     if op == "batchnorm":
         norm = nn.BatchNorm2d if len(layer.in_shape) == 3 else nn.BatchNorm1d
         module = norm(p["gamma"].shape[0], eps=args["eps"], momentum=1 - args["momentum"])
