@@ -6,9 +6,6 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-SIGMOID_STUDY = HERE / "specs" / "sigmoid_5x100.net"
-
 TINY_DIGITS = """# a tiny convnet for the embedded digits
 input 1x8x8
 conv 4 3x3 pad 1 -> relu -> pool 2   # 4x4x4
