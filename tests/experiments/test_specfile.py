@@ -6,7 +6,10 @@ from netlang.compiler import compile_ir
 from netlang.experiments.specfile import spec_with_training, train_section_span
 from netlang.trainfields import resolve_training
 
-NETWORK = "# a net { with braces } in a comment\ninput 1x8x8\nconv 4 3x3 pad 1 -> relu   # train { no\naffine 10 -> softmax\n"
+NETWORK = (
+    "# a net { with braces } in a comment\ninput 1x8x8\nconv 4 3x3 pad 1 -> relu   # train { no\n"
+    "affine 10 -> softmax\n"
+)
 
 
 def test_a_spec_without_train_section_gets_one_at_the_end():
