@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, run_search
     from netlang.experiments.specfile import read_spec
     from netlang.experiments.training import experiment_split
+    from netlang.train.loop import TrainingInterrupted
     from netlang.trainfields import resolve_training
 
     for option, value, least in (("--trials", args.trials, 1), ("--epochs", args.epochs, 1),
@@ -95,7 +96,13 @@ def run(args: argparse.Namespace) -> int:
     def report(record: dict[str, Any], done: int) -> None:
         print(f"[{done}/{args.trials}] " + _trial_line(record, plan), flush=True)
 
-    records = run_search(ir, plan, split, args.trials, out_dir, jobs=args.jobs, on_record=report)
+    try:
+        records = run_search(ir, plan, split, args.trials, out_dir, jobs=args.jobs, on_record=report)
+    except (KeyboardInterrupt, TrainingInterrupted):
+        raise TrainingInterrupted(
+            f"search interrupted; the finished trials are in {out_dir / RESULTS_FILE}. "
+            "Run the same command again to resume"
+        ) from None
     order = ranked(records)
     print()
     print(format_ranking(order, plan, TABLE_ROWS))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from netlang.errors import UsageError
+from netlang.errors import SchemaError, UsageError
 from netlang.initializers import check_scheme
 
 BINS = 30
@@ -33,8 +33,8 @@ def parse_inits(text: str | None) -> list[str]:
     for scheme in schemes:
         try:
             check_scheme(scheme)
-        except Exception as err:  # SchemaError: a command-line mistake here
-            raise UsageError(f"--init: {getattr(err, 'message', err)}") from None
+        except SchemaError as err:  # a command-line mistake here, not a spec's
+            raise UsageError(f"--init: {err.message}") from None
     return schemes
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from netlang.errors import TrainingError, UsageError
-from netlang.train.loop import Split, Trainer
+from netlang.train.loop import Split, Trainer, TrainingInterrupted
 from netlang.train.progress import Silent
 
 # Fields that choose the data split (and the shuffle): every variant of an experiment must share them,
@@ -102,6 +102,8 @@ def train_variant(ir: dict[str, Any], config: dict[str, Any], split: Split) -> R
         try:
             trainer.fit()
             error = None
+        except TrainingInterrupted:
+            raise  # Ctrl-C: the run did not fail, it did not finish; it must not be recorded
         except TrainingError as err:
             error = err.message.split(";")[0]
     return RunOutcome(

@@ -129,3 +129,25 @@ def test_the_command_prints_a_ranked_table_and_writes_the_best_spec(tiny_spec, t
 def test_search_usage_errors_exit_2(tiny_spec, tmp_path, capsys, extra, message):
     assert main(["search", str(tiny_spec), "--out", str(tmp_path / "s"), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_ctrl_c_leaves_finished_trials_recorded_and_the_stopped_one_pending(tiny_spec, tmp_path, monkeypatch):
+    import netlang.experiments.search as search_module
+    from netlang.train.loop import TrainingInterrupted
+
+    real = search_module.train_variant
+    calls = []
+
+    def interrupted_at_the_third(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise TrainingInterrupted("interrupted")
+        return real(*args)
+
+    monkeypatch.setattr(search_module, "train_variant", interrupted_at_the_third)
+    with pytest.raises(TrainingInterrupted):
+        search(tiny_spec, tmp_path, trials=4)
+    assert sorted(read_results(tmp_path / RESULTS_FILE)) == [0, 1]
+    monkeypatch.setattr(search_module, "train_variant", real)
+    _, finished = search(tiny_spec, tmp_path, trials=4)
+    assert [record["trial"] for record in finished] == [2, 3]
