@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.commands._common import write_atomically
     from netlang.commands.train import overrides_of
     from netlang.experiments.activations import parse_inits, pictured_layers, study
-    from netlang.experiments.specfile import read_spec
+    from netlang.experiments.specfile import default_out_dir, read_spec
     from netlang.trainfields import resolve_training
 
     if args.batch < 1:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"init {init['init']}  ({len(x)} samples of {source}, seed {config['seed']})")
         print(format_table(init["layers"]))
         print()
-    out_dir = Path(args.out) if args.out else Path("runs") / f"activations-{Path(args.spec).stem or 'stdin'}"
+    out_dir = Path(args.out) if args.out else default_out_dir("activations", args.spec)
     write_atomically(out_dir / "activations.json", json.dumps(result) + "\n")
     print(f"statistics and histograms in {out_dir / 'activations.json'}")
     if not args.no_plot:

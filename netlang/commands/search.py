@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.commands.train import overrides_of
     from netlang.experiments.ranges import parse_ranges
     from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, run_search
-    from netlang.experiments.specfile import read_spec
+    from netlang.experiments.specfile import default_out_dir, read_spec
     from netlang.experiments.training import experiment_split
     from netlang.train.loop import TrainingInterrupted
     from netlang.trainfields import resolve_training
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     plan.check()
     base = resolve_training(ir, overrides)
     split, dataset = experiment_split(ir, base, plan.train_subset, plan.val_subset)
-    out_dir = Path(args.out) if args.out else Path("runs") / f"search-{Path(args.spec).stem or 'stdin'}"
+    out_dir = Path(args.out) if args.out else default_out_dir("search", args.spec)
     ranges_text = " ".join(searched.text() for searched in plan.ranges)
     print(
         f"searching {args.spec} on {dataset.name}: {args.trials} trials of {args.epochs} epochs, "

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netlang.commands._common import write_atomically
-    from netlang.experiments.specfile import read_spec
+    from netlang.experiments.specfile import default_out_dir, read_spec
     from netlang.experiments.sweep import parse_settings, run_sweep, variants
     from netlang.experiments.training import experiment_split
     from netlang.trainfields import resolve_training
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     base = resolve_training(ir, fixed)
     split, dataset = experiment_split(ir, base, args.train_subset or None, args.val_subset or None)
     combinations = variants(swept)
-    out_dir = Path(args.out) if args.out else Path("runs") / f"sweep-{Path(args.spec).stem or 'stdin'}"
+    out_dir = Path(args.out) if args.out else default_out_dir("sweep", args.spec)
     print(
         f"sweeping {args.spec} on {dataset.name}: {len(combinations)} variants of {base['epochs']} epochs, "
         f"seed {base['seed']}, {len(split.x_train)} training and {len(split.x_val)} validation samples",

@@ -108,3 +108,9 @@ def ir_with_training(ir: dict[str, Any], config: dict[str, Any]) -> str:
 def spec_fields(ir: dict[str, Any]) -> list[str]:
     """The training fields the spec itself sets, in its order."""
     return list(ir.get("train", {}))
+
+
+def default_out_dir(kind: str, spec: str) -> Path:
+    """runs/<kind>-<spec name>: where an experiment on `spec` writes when no --out is given."""
+    name = "stdin" if spec == "-" else Path(spec).stem
+    return Path("runs") / f"{kind}-{name}"
