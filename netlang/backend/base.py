@@ -24,6 +24,19 @@ class Layer:
         self.buffers = buffers
         self.grads: dict[str, np.ndarray] = {}
         self.needs_input_grad = True
+        self._scratch: dict[str, np.ndarray] = {}
+
+    def scratch(self, key: str, shape: tuple[int, ...], dtype: Any, fill: float | None = None) -> np.ndarray:
+        """A work array kept from call to call, because fresh large arrays cost page faults on every step.
+
+        Only for values used inside the layer, never for what it returns: the next call overwrites it.
+        `fill` is written once, when the array is created (the constant border of a padded input).
+        """
+        array = self._scratch.get(key)
+        if array is None or array.shape != tuple(shape) or array.dtype != dtype:
+            array = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+            self._scratch[key] = array
+        return array
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         raise NotImplementedError

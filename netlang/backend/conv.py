@@ -14,13 +14,24 @@ from numpy.lib.stride_tricks import sliding_window_view
 from netlang.backend.base import Layer
 
 
-def padded(x: np.ndarray, pad: tuple[int, int], extra: tuple[int, int] = (0, 0), fill: float = 0.0) -> np.ndarray:
-    """x (N, C, H, W) with `pad` rows/cols of `fill` on every side, plus `extra` more at the bottom/right."""
+def padded(
+    x: np.ndarray,
+    pad: tuple[int, int],
+    extra: tuple[int, int] = (0, 0),
+    fill: float = 0.0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """x (N, C, H, W) with `pad` rows/cols of `fill` on every side, plus `extra` more at the bottom/right.
+
+    `out`, if given, is a buffer of the padded shape whose border already holds `fill`: only its interior
+    is written. Without padding, x itself is returned.
+    """
     (ph, pw), (eh, ew) = pad, extra
     if ph == pw == eh == ew == 0:
         return x
     n, c, h, w = x.shape
-    out = np.full((n, c, h + 2 * ph + eh, w + 2 * pw + ew), fill, dtype=x.dtype)
+    if out is None:
+        out = np.full((n, c, h + 2 * ph + eh, w + 2 * pw + ew), fill, dtype=x.dtype)
     out[:, :, ph : ph + h, pw : pw + w] = x
     return out
 
@@ -58,11 +69,20 @@ def im2col(
     stride: tuple[int, int],
     pad: tuple[int, int],
     out_hw: tuple[int, int],
+    out: np.ndarray | None = None,
+    pad_buffer: np.ndarray | None = None,
 ) -> np.ndarray:
-    """x (N, C, H, W) -> columns (N, C*KH*KW, OH*OW), one copy from a strided view."""
+    """x (N, C, H, W) -> columns (N, C*KH*KW, OH*OW), one copy from a strided view.
+
+    `out` and `pad_buffer` are optional work arrays to fill instead of allocating (see padded()).
+    """
     n, c = x.shape[:2]
-    view = windows(padded(x, pad), kernel, stride, out_hw)
-    return view.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+    view = windows(padded(x, pad, out=pad_buffer), kernel, stride, out_hw).transpose(0, 1, 4, 5, 2, 3)
+    shape = (n, c * kernel[0] * kernel[1], out_hw[0] * out_hw[1])
+    if out is None:
+        return view.reshape(shape)
+    np.copyto(out.reshape(view.shape), view)
+    return out
 
 
 def col2im(
@@ -90,19 +110,30 @@ class Conv(Layer):
         self.pad = tuple(self.args.get("pad", (0, 0)))
         self.out_hw = self.out_shape[1:]
 
+    def _columns(self, key: str, x: np.ndarray, stride, pad, out_hw) -> np.ndarray:
+        """im2col of x into this layer's work arrays named `key` (kept across steps)."""
+        n, c, h, w = x.shape
+        (kh, kw), (ph, pw) = self.kernel, pad
+        pad_buffer = None
+        if ph or pw:
+            pad_buffer = self.scratch(key + ".padded", (n, c, h + 2 * ph, w + 2 * pw), x.dtype, fill=0.0)
+        col = self.scratch(key, (n, c * kh * kw, out_hw[0] * out_hw[1]), x.dtype)
+        return im2col(x, self.kernel, stride, pad, out_hw, out=col, pad_buffer=pad_buffer)
+
     def forward(self, x, train):
         self.x_shape = x.shape
-        self.col = im2col(x, self.kernel, self.stride, self.pad, self.out_hw)
+        self.col = self._columns("col", x, self.stride, self.pad, self.out_hw)
         weights = self.params["W"].reshape(self.params["W"].shape[0], -1)
         out = np.matmul(weights, self.col)
         out += self.params["b"][:, None]
         return out.reshape((x.shape[0],) + self.out_shape)
 
     def backward(self, dout):
-        filters = self.params["W"].shape[0]
-        dout_rows = dout.reshape(dout.shape[0], filters, -1)
-        weight_grad = np.matmul(dout_rows, self.col.transpose(0, 2, 1)).sum(axis=0)
-        self.grads["W"] = weight_grad.reshape(self.params["W"].shape)
+        n, filters = dout.shape[0], self.params["W"].shape[0]
+        dout_rows = dout.reshape(n, filters, -1)
+        per_image = self.scratch("dW_per_image", (n, filters, self.col.shape[1]), dout.dtype)
+        np.matmul(dout_rows, self.col.transpose(0, 2, 1), out=per_image)
+        self.grads["W"] = per_image.sum(axis=0).reshape(self.params["W"].shape)
         self.grads["b"] = dout_rows.sum(axis=(0, 2))
         if not self.needs_input_grad:
             return None
@@ -121,5 +152,5 @@ class Conv(Layer):
         kh, kw = self.kernel
         flipped = self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
         full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
-        col = im2col(dout, self.kernel, (1, 1), full_pad, (h, w))
+        col = self._columns("dout_col", dout, (1, 1), full_pad, (h, w))
         return np.matmul(flipped, col).reshape(self.x_shape)
