@@ -7,6 +7,26 @@ from typing import Any
 import numpy as np
 
 
+class Workspace:
+    """Growable flat buffers for temporaries that live only within one layer call, shared by all layers.
+
+    Layers run one at a time, so one buffer per slot serves every layer; it grows to the largest request.
+    """
+
+    def __init__(self) -> None:
+        self._buffers: dict[tuple[str, np.dtype], np.ndarray] = {}
+
+    def array(self, slot: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """An uninitialised array of `shape` in buffer `slot`, valid until the next request for that slot."""
+        size = int(np.prod(shape))
+        key = (slot, np.dtype(dtype))
+        buffer = self._buffers.get(key)
+        if buffer is None or buffer.size < size:
+            buffer = np.empty(size, dtype)
+            self._buffers[key] = buffer
+        return buffer[:size].reshape(shape)
+
+
 class Layer:
     """One IR layer as a NumPy stage: forward(x, train) and backward(dout), shapes read from the IR node.
 
@@ -25,6 +45,7 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.needs_input_grad = True
         self._scratch: dict[str, np.ndarray] = {}
+        self.workspace = Workspace()  # the model gives all its layers one shared workspace
 
     def scratch(self, key: str, shape: tuple[int, ...], dtype: Any, fill: float | None = None) -> np.ndarray:
         """A work array kept from call to call, because fresh large arrays cost page faults on every step.

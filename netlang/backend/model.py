@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from netlang.backend.base import Layer
+from netlang.backend.base import Layer, Workspace
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
 from netlang.backend.registry import LAYERS
@@ -49,6 +49,9 @@ class Model:
         self.body = execution_order(unfused)
         self.pipeline = execution_order(layers)
         self.rng = rng
+        shared = Workspace()
+        for layer in layers:
+            layer.workspace = shared
         if self.body:
             self.body[0].needs_input_grad = False
 
