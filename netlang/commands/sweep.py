@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     write_atomically(out_dir / "curves.json", json.dumps(data) + "\n")
     print(f"curves in {out_dir / 'curves.json'}")
     if not args.no_plot:
-        _draw(curves, f"{Path(args.spec).name} on {dataset.name}, seed {base['seed']}", out_dir / "curves.png")
+        samples = f"{len(split.x_train):,} training samples"
+        title = f"{Path(args.spec).name} on {dataset.name} ({samples}), seed {base['seed']}"
+        _draw(curves, title, out_dir / "curves.png")
     return 0
 
 

@@ -13,6 +13,8 @@ def draw_sweep(curves: list[dict[str, Any]], title: str, path: str | Path, windo
     from netlang.experiments.sweep import smooth
 
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
     for record in curves:
         losses = record["step_loss"]
@@ -24,6 +26,7 @@ def draw_sweep(curves: list[dict[str, Any]], title: str, path: str | Path, windo
     loss_axis.set_ylabel(f"training loss (mean of {window} steps)")
     _clip_loss_axis(loss_axis, [value for record in curves for value in record["step_loss"]])
     acc_axis.set_xlabel("epoch")
+    acc_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     acc_axis.set_ylabel("validation accuracy (%)")
     for axis in (loss_axis, acc_axis):
         axis.grid(alpha=0.3)
@@ -45,6 +48,8 @@ def _clip_loss_axis(axis: Any, losses: list[float]) -> None:
 def draw_run(history: list[dict[str, Any]], title: str, path: str | Path) -> Path:
     """One run: loss (train and validation) and accuracy (train and validation) per epoch."""
     plt = pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 3.8))
     epochs = [record["epoch"] for record in history]
     loss_axis.plot(epochs, [record["train_loss"] for record in history], marker="o", label="train")
@@ -59,6 +64,7 @@ def draw_run(history: list[dict[str, Any]], title: str, path: str | Path) -> Pat
     acc_axis.set_ylabel("accuracy (%)")
     for axis in (loss_axis, acc_axis):
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle(title)
