@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.commands._common import write_atomically
     from netlang.commands.train import overrides_of
     from netlang.experiments.activations import parse_inits, pictured_layers, study
-    from netlang.experiments.specfile import default_out_dir, read_spec
+    from netlang.experiments.specfile import default_out_dir, read_spec, spec_label
     from netlang.trainfields import resolve_training
 
     if args.batch < 1:
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     write_atomically(out_dir / "activations.json", json.dumps(result) + "\n")
     print(f"statistics and histograms in {out_dir / 'activations.json'}")
     if not args.no_plot:
-        title = f"{Path(args.spec).name}: activations of {len(x)} samples of {source}"
+        title = f"{spec_label(args.spec)}: activations of {len(x)} samples of {source}"
         _draw(result, pictured_layers(result), title, out_dir / "activations.png")
     return 0
 

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netlang.commands._common import write_atomically
-    from netlang.experiments.specfile import default_out_dir, read_spec
+    from netlang.experiments.specfile import default_out_dir, read_spec, spec_label
     from netlang.experiments.sweep import parse_settings, run_sweep, variants
     from netlang.experiments.training import experiment_split
     from netlang.trainfields import resolve_training
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"curves in {out_dir / 'curves.json'}")
     if not args.no_plot:
         samples = f"{len(split.x_train):,} training samples"
-        title = f"{Path(args.spec).name} on {dataset.name} ({samples}), seed {base['seed']}"
+        title = f"{spec_label(args.spec)} on {dataset.name} ({samples}), seed {base['seed']}"
         _draw(curves, title, out_dir / "curves.png")
     return 0
 

@@ -114,3 +114,8 @@ def default_out_dir(kind: str, spec: str) -> Path:
     """runs/<kind>-<spec name>: where an experiment on `spec` writes when no --out is given."""
     name = "stdin" if spec == "-" else Path(spec).stem
     return Path("runs") / f"{kind}-{name}"
+
+
+def spec_label(spec: str) -> str:
+    """How a picture's title names the spec: its file name, or 'stdin' for -."""
+    return "stdin" if spec == "-" else Path(spec).name
