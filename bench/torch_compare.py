@@ -2,7 +2,7 @@
 
     python bench/torch_compare.py            # both nets, 2 threads, float32, batch 100
     (netlang installed, e.g. `pip install -e .`, or PYTHONPATH=. from the repository root)
-    python bench/torch_compare.py --steps 40 --nets simple
+    python bench/torch_compare.py --steps 40 --nets simple --threads 1
 
 Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
 timed in alternating rounds in this one process (so machine load hits both alike); the figure is the median.
@@ -17,16 +17,19 @@ PyTorch is only needed for this script; netlang never depends on it.
 from __future__ import annotations
 
 import os
+import sys
 
-THREADS = "2"
+# Thread pools are sized when NumPy and PyTorch load, so --threads is read before importing them.
+THREADS = os.environ.get("NETLANG_BENCH_THREADS", "2")
+if "--threads" in sys.argv[:-1]:
+    THREADS = sys.argv[sys.argv.index("--threads") + 1]
 for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(variable, THREADS)  # before NumPy and PyTorch load their thread pools
+    os.environ[variable] = THREADS
 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -135,7 +138,7 @@ def memory_worker(framework: str, net: str) -> dict[str, float]:
 
 
 def measure_memory(framework: str, net: str) -> dict[str, float]:
-    command = [sys.executable, __file__, "--memory-worker", framework, "--nets", net]
+    command = [sys.executable, __file__, "--memory-worker", framework, "--nets", net, "--threads", THREADS]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -144,6 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per framework and net (30)")
     parser.add_argument("--nets", default="simple,deep", help="comma-separated: simple, deep")
+    parser.add_argument("--threads", default=THREADS, help="BLAS/PyTorch threads for both (2)")
     parser.add_argument("--memory-worker", choices=("netlang", "pytorch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     nets = args.nets.split(",")

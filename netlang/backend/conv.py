@@ -123,7 +123,8 @@ class Conv(Layer):
 
     def forward(self, x, train):
         self.x_shape = x.shape
-        self.col = self._columns("col", x, self.stride, self.pad, self.out_hw)
+        # Only training needs the columns again (for dW); inference borrows the shared workspace.
+        self.col = self._columns("col", x, self.stride, self.pad, self.out_hw, transient=not train)
         weights = self.params["W"].reshape(self.params["W"].shape[0], -1)
         out = np.matmul(weights, self.col)
         out += self.params["b"][:, None]

@@ -243,3 +243,18 @@ def test_relu_before_max_pool_runs_after_it_with_identical_results():
     np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
     for name in grads_a:
         np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-14)
+
+
+def test_predict_in_batches_equals_one_inference_forward_and_leaves_training_intact():
+    model = net(
+        "input 1x8x8\nconv 3 3x3 pad 1 -> batchnorm -> relu -> pool 2 -> affine 4 -> softmax\n", dtype="float64"
+    )
+    x = np.random.default_rng(0).standard_normal((7, 1, 8, 8))
+    labels = np.array([0, 1, 2, 3, 0, 1, 2])
+    _, grads_before, _ = model.loss_and_gradients(x, labels)
+    grads_before = {k: v.copy() for k, v in grads_before.items()}
+    whole = model.forward(x, train=False)
+    np.testing.assert_allclose(model.predict(x, batch_size=3), whole, rtol=1e-12)
+    loss_after, grads_after, _ = model.loss_and_gradients(x, labels)
+    for name in grads_before:  # same batch, same weights: the work arrays carried nothing over
+        np.testing.assert_allclose(grads_after[name], grads_before[name], rtol=1e-12)
