@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netlang.commands.train import overrides_of
-    from netlang.experiments.ranges import parse_ranges
+    from netlang.experiments.ranges import ranges_of
     from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, run_search
     from netlang.experiments.specfile import default_out_dir, read_spec
     from netlang.experiments.training import experiment_split
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     ir, text = read_spec(args.spec)
     plan = SearchPlan(
         spec=str(args.spec),
-        ranges=parse_ranges(args.ranges),
+        ranges=ranges_of(ir, args.ranges),
         overrides=overrides,
         search_seed=args.seed,
         epochs=args.epochs,

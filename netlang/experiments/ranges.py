@@ -116,6 +116,22 @@ def parse_ranges(texts: list[str]) -> list[Range]:
     return ranges
 
 
+def ranges_of(ir: dict, texts: list[str]) -> list[Range]:
+    """The search ranges: the spec's own (an IR `search` section, {field: {"value": "LOW:HIGH:log"}}), with
+    each --range text replacing the spec's range for its field; the seeds' defaults when neither gives any.
+
+    The spec syntax (a `search { lr 1e-6:1e-2:log }` section) is a proposal the front end does not parse
+    yet; IR files and future specs that carry the section are read here already.
+    """
+    given = {text.partition("=")[0].strip().replace("-", "_"): text for text in texts}
+    from_spec = {
+        name: f"{name}={entry['value'] if isinstance(entry, dict) else entry}"
+        for name, entry in ir.get("search", {}).items()
+    }
+    merged = {**from_spec, **given}
+    return parse_ranges(list(merged.values()))
+
+
 def sample_trial(ranges: list[Range], search_seed: int, trial: int) -> dict[str, str]:
     """Trial `trial`'s values: drawn from a generator seeded by (search seed, trial) only."""
     rng = np.random.default_rng([search_seed, trial])

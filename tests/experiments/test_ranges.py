@@ -66,3 +66,12 @@ def test_log_ranges_are_uniform_in_the_exponent():
     counts, _ = np.histogram(exponents, bins=4, range=(-6, -2))
     assert np.all(np.abs(counts / 2000 - 0.25) < 0.04), counts
     assert abs(exponents.mean() + 4) < 0.1
+
+
+def test_command_line_ranges_replace_the_specs_own_field_by_field():
+    from netlang.experiments.ranges import ranges_of
+
+    ir = {"search": {"lr": {"value": "1e-5:1e-1:log"}, "batch_size": {"value": "50,100"}}}
+    texts = [searched.text() for searched in ranges_of(ir, ["lr=1e-3:1e-2:log", "momentum=0.5:0.9"])]
+    assert texts == ["lr=0.001:0.01:log", "batch_size=50,100", "momentum=0.5:0.9:linear"]
+    assert [searched.name for searched in ranges_of({}, [])] == ["lr", "weight_decay"]
