@@ -9,6 +9,7 @@ class Affine(Layer):
     """out = x·W + b with W laid out (in, units); an image input is flattened row-major over (C, H, W)."""
 
     def forward(self, x, train):
+        self.x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)
         out = self.x @ self.params["W"]
         out += self.params["b"]
@@ -19,7 +20,7 @@ class Affine(Layer):
         self.grads["b"] = dout.sum(axis=0)
         if not self.needs_input_grad:
             return None
-        return (dout @ self.params["W"].T).reshape((dout.shape[0],) + self.in_shape)
+        return (dout @ self.params["W"].T).reshape(self.x_shape)
 
 
 class Flatten(Layer):

@@ -117,3 +117,13 @@ def test_never_writes_into_arrays_it_was_handed(op, spec, shape):
     dout = np.ones_like(out)
     dout.flags.writeable = False
     layer.backward(dout)
+
+
+def test_affine_flattens_any_input_rank_row_major():
+    layer, x = layer_and_input("affine 4", "18")
+    layer.needs_input_grad = True
+    as_image = x.reshape(BATCH, 2, 3, 3)
+    np.testing.assert_array_equal(layer.forward(x, train=True), layer.forward(as_image, train=True))
+    dx = layer.backward(np.ones((BATCH, 4)))
+    assert dx.shape == (BATCH, 2, 3, 3)
+    np.testing.assert_allclose(dx.reshape(BATCH, 18), np.ones((BATCH, 4)) @ layer.params["W"].T)
