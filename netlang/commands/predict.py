@@ -68,9 +68,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"weights": str(weights), "predictions": rows}, indent=2))
         return 0
     width = max(len(label) for label in labels)
+    name_width = max(len(row["name"]) for row in rows)
     for row in rows:
         top = ", ".join(f"{entry['name']} {entry['p']:.3f}" for entry in row["top"])
-        print(f"{row['input']:<{width}}  {row['name']:<6}  ({top})")
+        print(f"{row['input']:<{width}}  {row['name']:<{name_width}}  ({top})")
     return 0
 
 
