@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from netlang.commands.train import overrides_of
     from netlang.experiments.ranges import ranges_of
-    from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, run_search
+    from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, read_results, run_search
     from netlang.experiments.specfile import default_out_dir, read_spec
     from netlang.experiments.training import experiment_split
     from netlang.train.loop import TrainingInterrupted
@@ -94,8 +94,11 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def report(record: dict[str, Any], done: int) -> None:
-        print(f"[{done}/{args.trials}] " + _trial_line(record, plan), flush=True)
+        print(f"[{done}/{args.trials}] " + _trial_line(record), flush=True)
 
+    already = [trial for trial in read_results(out_dir / RESULTS_FILE) if trial < args.trials]
+    if already:
+        print(f"resuming: {len(already)} trials already in {out_dir / RESULTS_FILE}", flush=True)
     try:
         records = run_search(ir, plan, split, args.trials, out_dir, jobs=args.jobs, on_record=report)
     except (KeyboardInterrupt, TrainingInterrupted):
@@ -125,7 +128,7 @@ def _values_text(values: dict[str, str]) -> str:
     return ", ".join(f"{name} {value}" for name, value in values.items())
 
 
-def _trial_line(record: dict[str, Any], plan: Any) -> str:
+def _trial_line(record: dict[str, Any]) -> str:
     text = f"trial {record['trial']}: {_values_text(record['values'])}"
     if record.get("val_acc") is None:
         return text + f" -> failed ({record.get('error') or 'no validation score'})"

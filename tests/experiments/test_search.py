@@ -114,7 +114,7 @@ def test_the_command_prints_a_ranked_table_and_writes_the_best_spec(tiny_spec, t
     # The same command again: everything is read back, nothing re-trained.
     assert main(argv) == 0
     before_table = capsys.readouterr().out.split("\nrank ")[0]
-    assert "trial" not in before_table.split("\n", 1)[1]
+    assert "resuming: 4 trials already" in before_table and "] trial" not in before_table
 
 
 @pytest.mark.parametrize(
@@ -151,3 +151,21 @@ def test_ctrl_c_leaves_finished_trials_recorded_and_the_stopped_one_pending(tiny
     monkeypatch.setattr(search_module, "train_variant", real)
     _, finished = search(tiny_spec, tmp_path, trials=4)
     assert [record["trial"] for record in finished] == [2, 3]
+
+
+def test_a_diverging_trial_is_recorded_as_failed_and_ranked_last(tiny_spec, tmp_path, monkeypatch, capsys):
+    from netlang.errors import TrainingError
+    from netlang.train.loop import Trainer
+
+    def diverge(self):
+        raise TrainingError("the training loss became nan in epoch 1, step 3 of 6 (lr 10); stopped")
+
+    monkeypatch.setattr(Trainer, "fit", diverge)
+    argv = ["search", str(tiny_spec), "--trials", "2", "--epochs", "1", "--out", str(tmp_path), "--no-plot"]
+    assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert "failed (the training loss became nan in epoch 1, step 3 of 6 (lr 10))" in captured.out
+    assert "no trial finished without diverging" in captured.err
+    records = read_results(tmp_path / RESULTS_FILE)
+    assert [(r["val_acc"], r["error"]) for r in records.values()] == \
+        [(None, "the training loss became nan in epoch 1, step 3 of 6 (lr 10)")] * 2
