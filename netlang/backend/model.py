@@ -34,7 +34,11 @@ def _loss_name(ir: dict[str, Any]) -> str:
 
 
 class Model:
-    """A built network. Its parameter arrays are the layers': writing model.params[k][...] changes it."""
+    """A built network. Its parameter arrays are the layers': writing model.params[k][...] changes it.
+
+    `layers` are in IR order. `pipeline` is the order forward() runs them in (see schedule.py), and `body`
+    the part of it that runs before the loss, which applies a final softmax/sigmoid itself when fused.
+    """
 
     def __init__(self, ir: dict[str, Any], layers: list[Layer], dtype: type, rng: np.random.Generator):
         self.ir = ir
@@ -45,8 +49,8 @@ class Model:
         self.loss_name = _loss_name(ir)
         fused = FUSED_ACTIVATION.get(self.loss_name)
         # The loss applies a final softmax/sigmoid itself (stable, simpler gradient): stop before it.
-        unfused = layers[:-1] if fused and layers and layers[-1].node["op"] == fused else layers
-        self.body = execution_order(unfused)
+        before_loss = layers[:-1] if fused and layers and layers[-1].node["op"] == fused else layers
+        self.body = execution_order(before_loss)
         self.pipeline = execution_order(layers)
         self.rng = rng
         shared = Workspace()
