@@ -48,7 +48,8 @@ def layer_outputs(model: Any, x: np.ndarray) -> list[tuple[dict[str, Any], np.nd
     outputs = []
     for layer in model.layers:
         out = layer.forward(out, layer.node["op"] == "batchnorm")
-        outputs.append((layer.node, out))
+        # A copy: the backend may hand out views of work buffers that a later layer reuses.
+        outputs.append((layer.node, out.copy()))
     return outputs
 
 
