@@ -104,3 +104,19 @@ def test_without_matplotlib_the_text_still_comes_and_says_how_to_install(tmp_pat
     assert 'pip install "netlang[plot]"' in captured.err
     assert "sigmoid5" in captured.out and (out / "activations.json").is_file()
     assert not (out / "activations.png").exists()
+
+
+def test_layer_outputs_are_each_layers_own_output(tiny_spec):
+    from netlang.backend import build
+    from netlang.experiments.activations import layer_outputs
+
+    ir = compile_ir(tiny_spec)
+    x = normal_batch([1, 8, 8], 20, seed=1)
+    outputs = layer_outputs(build(ir, seed=0), x)
+    assert [node["name"] for node, _ in outputs] == [layer["name"] for layer in ir["layers"]]
+    for depth, (_, kept) in enumerate(outputs):
+        fresh = build(ir, seed=0)
+        out = x
+        for layer in fresh.layers[:depth + 1]:
+            out = layer.forward(out, False)
+        np.testing.assert_array_equal(kept, out)
