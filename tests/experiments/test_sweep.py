@@ -66,3 +66,15 @@ def test_initialisers_change_the_curves(tiny_spec, tmp_path, capsys):
     small, he = curves["variants"]
     assert small["step_loss"][0] != he["step_loss"][0]
     assert small["config"]["init"] == "std:0.01" and he["config"]["init"] == "he"
+
+
+def test_without_matplotlib_search_and_sweep_still_write_their_numbers(tiny_spec, tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    common = [str(tiny_spec), "--epochs", "1", "--train-subset", "100"]
+    assert main(["sweep", *common, "--set", "optimizer=sgd,adam", "--out", str(tmp_path / "sweep")]) == 0
+    assert main(["search", *common, "--trials", "2", "--out", str(tmp_path / "search")]) == 0
+    assert capsys.readouterr().err.count('pip install "netlang[plot]"') == 2
+    assert (tmp_path / "sweep" / "curves.json").is_file() and not (tmp_path / "sweep" / "curves.png").exists()
+    assert (tmp_path / "search" / "best.net").is_file() and not (tmp_path / "search" / "search.png").exists()
