@@ -8,7 +8,7 @@ import signal
 
 import numpy as np
 import pytest
-from conftest import TINY_IR, TinyModel, base_config, tiny_split
+from tiny_model import TINY_IR, TinyModel, base_config, tiny_split
 
 from netlang.errors import DataError, TrainingError
 from netlang.train.checkpoint import check_same_network, load_checkpoint
