@@ -82,8 +82,8 @@ def test_training_through_step_is_refused_naming_the_layer():
 def test_im2col_shapes_follow_the_book(batch, rows):
     x = np.random.default_rng(0).standard_normal((batch, 3, 7, 7))
     col = im2col(x, (5, 5), (1, 1), (0, 0), (3, 3))
-    assert col.shape == (batch, 75, 9)
-    book = col.transpose(0, 2, 1).reshape(-1, 75)
+    assert col.shape == (75, rows)
+    book = col.T  # our columns are the transpose of the book's layout
     assert book.shape == (rows, 75)
     # Row r of the book's layout is the flattened (C, KH, KW) window at output pixel r.
     np.testing.assert_array_equal(book[batch * 9 - 1], x[batch - 1, :, 2:7, 2:7].reshape(-1))
