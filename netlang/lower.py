@@ -13,7 +13,7 @@ from lark import Token, Tree
 
 from netlang.errors import SpecSyntaxError, did_you_mean
 from netlang.ops import OPS, Arg, Op
-from netlang.trainfields import lower_setting
+from netlang.trainfields import field_schemas, lower_setting
 
 IR_VERSION = 1
 _INTEGER = re.compile(r"[+-]?[0-9]+$")
@@ -38,6 +38,7 @@ class _Lowering:
         self.input: dict[str, Any] | None = None
         self.layers: list[dict[str, Any]] = []
         self.train: dict[str, Any] | None = None
+        self.search: dict[str, Any] | None = None
         self.counters: Counter[str] = Counter()
         self.names: dict[str, dict[str, int]] = {}
 
@@ -55,8 +56,10 @@ class _Lowering:
             if self.input is None:
                 raise self.error("the spec must start with 'input', like: input 1x28x28", node)
             self.pipeline(node, prefix="", repeat_suffix="")
-        else:
+        elif node.data == "train_section":
             self.train_section(node)
+        else:
+            self.search_section(node)
 
     def input_statement(self, dims: Token) -> None:
         if self.input is not None:
@@ -129,6 +132,20 @@ class _Lowering:
                 raise self.error(f"'{key}' is set twice in the training section (first on line {first})", key)
             self.train[str(key)] = lower_setting(key, value, self.filename)
 
+    def search_section(self, node: Tree) -> None:
+        if self.search is not None:
+            raise self.error("a second 'search' section; merge it into the first", node)
+        self.search = {}
+        fields = field_schemas()
+        for setting in node.children:
+            key, value = setting.children
+            if str(key) not in fields:
+                raise self.error(f"unknown training field '{key}'{did_you_mean(str(key), fields)}", key)
+            if str(key) in self.search:
+                first = self.search[str(key)]["pos"]["line"]
+                raise self.error(f"'{key}' has two ranges in the search section (first on line {first})", key)
+            self.search[str(key)] = {"value": str(value).strip('"'), "pos": pos_of(value)}
+
     def finish(self) -> dict[str, Any]:
         if self.input is None:
             raise SpecSyntaxError("the spec has no 'input' line, like: input 1x28x28").at(
@@ -144,6 +161,8 @@ class _Lowering:
         }
         if self.train is not None:
             ir["train"] = self.train
+        if self.search is not None:
+            ir["search"] = self.search
         return ir
 
 
@@ -202,8 +221,8 @@ def _match_signature(
 
 
 def _unexpected_argument(op: Op, token: Token, said: str) -> str:
-    if str(token) in {"input", "train"}:
-        return f"'{token}' must start a line of its own, before the layers ('input') or after them ('train')"
+    if str(token) in {"input", "train", "search"}:
+        return f"'{token}' must start a line of its own, before the layers (input) or after them (train, search)"
     if token.type == "WORD" and str(token) in OPS:
         return f"'{token}' is a layer of its own: join layers with '->', as in '{said} -> {token}'"
     takes = ", ".join(f"{a.name} {a.kind.upper()}" for a in op.options)

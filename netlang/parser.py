@@ -24,6 +24,7 @@ _TERMINAL_WORDS = {
     "VALUE": "a value",
     "INPUT": "'input'",
     "TRAIN": "'train'",
+    "SEARCH": "'search'",
     "LBRACE": "'{'",
     "RBRACE": "'}'",
     "$END": "the end of the file",
@@ -111,8 +112,8 @@ def _unexpected_token(err: UnexpectedToken) -> tuple[str, int]:
         return f"expected the input shape after 'input' (like 1x28x28 or 784), got {got}", span
     if token.type == "INPUT":
         return "'input' must come first, once, on a line of its own", span
-    if token.type == "TRAIN":
-        return "the training section 'train { ... }' must start on a line of its own", span
+    if token.type in {"TRAIN", "SEARCH"}:
+        return f"the section '{token} {{ ... }}' must start on a line of its own", span
     if previous is not None and previous.type == "ARROW":
         if token.type in {"_NL", "$END"}:
             return "expected a layer after '->'", 1
@@ -128,7 +129,7 @@ def _unexpected_token(err: UnexpectedToken) -> tuple[str, int]:
     if token.type == "$END" and "RPAR" in expected:
         return "a group '(' is never closed: expected ')'", 1
     if token.type == "$END" and "RBRACE" in expected:
-        return "the training section is never closed: expected '}'", 1
+        return "a 'train' or 'search' section is never closed: expected '}'", 1
     if token.type == "ARROW":
         if previous is None or previous.type in {"_NL", "LPAR"}:
             return "expected a layer before '->'", span

@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from netlang.atomic import write_npz
 from netlang.errors import DataError
 
 IR_KEY = "__ir__"
 
 
 def write_checkpoint(path: str | os.PathLike, tensors: dict[str, np.ndarray], ir: dict[str, Any]) -> None:
-    """Write tensors and the IR to `path` via a temporary file in the same directory and os.replace."""
-    path = Path(path)
-    arrays = dict(tensors)
-    arrays[IR_KEY] = np.array(json.dumps(ir))
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(handle, "wb") as temp_file:
-            np.savez(temp_file, **arrays)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    """Write tensors and the IR (as JSON text in a 0-d unicode array) to `path`, atomically."""
+    write_npz(path, {**tensors, IR_KEY: np.array(json.dumps(ir))})
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str, Any] | None]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from netlang.atomic import write_text
 from netlang.compiler import compile_ir
 from netlang.errors import UsageError
 
@@ -24,13 +23,8 @@ def load_spec(path: str) -> dict[str, Any]:
 
 
 def write_atomically(path: str | Path, text: str) -> None:
-    """Write text to path via a temporary file in the same directory and a rename: never a half-written file."""
-    target = Path(path)
+    """Write text to path atomically (netlang.atomic); an unwritable path is a UsageError naming it."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, target)
+        write_text(path, text)
     except OSError as err:
         raise UsageError(f"{path}: cannot write it ({err.strerror or err})") from None

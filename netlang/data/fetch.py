@@ -12,13 +12,13 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
+from netlang.atomic import write_atomically
 from netlang.errors import DataError
 
 SYSTEM_DATA_ROOT = Path("/usr/share/datasets")
@@ -130,34 +130,25 @@ def download_file(
 
 
 def _download_verified(url: str, sha256: str, destination: Path, opener: Opener | None) -> Path:
-    """Stream `url` to a temporary file beside `destination`, check its SHA-256, rename it into place."""
+    """Stream `url` into a temporary file beside `destination`, check its SHA-256, rename it into place."""
     # Looked up at call time (not bound as a default) so tests can replace it.
     opener = opener or _open_url
-    try:
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(
-            prefix=destination.name + ".", suffix=".part", dir=destination.parent
-        )
-    except OSError as error:
-        raise DataError(f"cannot write to {destination.parent} ({error.strerror or error})") from None
-    digest = hashlib.sha256()
-    try:
-        with os.fdopen(handle, "wb") as output, opener(url) as response:
+
+    def stream(output: IO[bytes]) -> None:
+        digest = hashlib.sha256()
+        with opener(url) as response:
             while chunk := response.read(CHUNK_BYTES):
                 digest.update(chunk)
                 output.write(chunk)
         if digest.hexdigest() != sha256:
-            raise DataError(
-                f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}; the download was discarded"
-            )
-        os.replace(temporary, destination)
-        return destination
+            raise DataError(f"{url} has SHA-256 {digest.hexdigest()}, expected {sha256}; the download was discarded")
+
+    try:
+        write_atomically(destination, stream)
     except (OSError, ValueError, http.client.HTTPException) as error:
         # URLError and HTTPError are OSErrors; ValueError covers a malformed URL.
         raise DataError(f"downloading {url} failed ({getattr(error, 'reason', None) or error})") from None
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    return destination
 
 
 def _open_url(url: str) -> BinaryIO:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netlang.errors import UsageError
+from netlang.errors import SchemaError, UsageError
 from netlang.trainfields import field_schemas, resolve_training
 
 # The seeds' hyperparameter search (Deep Learning from Scratch, ch. 6.5): lr 10^U(-6,-2), weight decay
@@ -117,17 +117,20 @@ def parse_ranges(texts: list[str]) -> list[Range]:
 
 
 def ranges_of(ir: dict, texts: list[str]) -> list[Range]:
-    """The search ranges: the spec's own (an IR `search` section, {field: {"value": "LOW:HIGH:log"}}), with
-    each --range text replacing the spec's range for its field; the seeds' defaults when neither gives any.
-
-    The spec syntax (a `search { lr 1e-6:1e-2:log }` section) is a proposal the front end does not parse
-    yet; IR files and future specs that carry the section are read here already.
+    """The search ranges: the spec's `search { lr 1e-6:1e-2:log }` section (IR `search`: {field: {"value",
+    "pos"}}), with each --range text replacing the spec's range for its field; the seeds' defaults when
+    neither gives any. A bad range in the spec is a SchemaError at its line and column.
     """
     given = {text.partition("=")[0].strip().replace("-", "_"): text for text in texts}
-    from_spec = {
-        name: f"{name}={entry['value'] if isinstance(entry, dict) else entry}"
-        for name, entry in ir.get("search", {}).items()
-    }
+    for name, entry in ir.get("search", {}).items():
+        if name in given:
+            continue
+        try:
+            parse_range(f"{name}={entry['value']}")
+        except UsageError as err:
+            message = err.message.replace("--range ", "search range ", 1)
+            raise SchemaError(message).at(entry.get("pos"), ir.get("source")) from None
+    from_spec = {name: f"{name}={entry['value']}" for name, entry in ir.get("search", {}).items()}
     merged = {**from_spec, **given}
     return parse_ranges(list(merged.values()))
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from netlang.errors import UsageError
-from netlang.experiments.ranges import DEFAULT_RANGES, parse_range, parse_ranges, sample_trial
+from netlang.experiments.ranges import DEFAULT_RANGES, parse_range, parse_ranges, ranges_of, sample_trial
 
 
 def test_parses_log_linear_and_choice_ranges():
@@ -69,9 +69,26 @@ def test_log_ranges_are_uniform_in_the_exponent():
 
 
 def test_command_line_ranges_replace_the_specs_own_field_by_field():
-    from netlang.experiments.ranges import ranges_of
 
     ir = {"search": {"lr": {"value": "1e-5:1e-1:log"}, "batch_size": {"value": "50,100"}}}
     texts = [searched.text() for searched in ranges_of(ir, ["lr=1e-3:1e-2:log", "momentum=0.5:0.9"])]
     assert texts == ["lr=0.001:0.01:log", "batch_size=50,100", "momentum=0.5:0.9:linear"]
     assert [searched.name for searched in ranges_of({}, [])] == ["lr", "weight_decay"]
+
+
+def test_spec_search_section_gives_the_ranges():
+    from netlang.compiler import compile_ir
+
+    ir = compile_ir("input 4\naffine 2 -> softmax\nsearch {\n  lr 1e-4:1e-1:log\n  batch_size 10,20\n}\n")
+    assert [searched.text() for searched in ranges_of(ir, [])] == ["lr=0.0001:0.1:log", "batch_size=10,20"]
+
+
+def test_a_bad_range_in_the_spec_points_at_it():
+    from netlang.compiler import compile_ir
+    from netlang.errors import SchemaError
+
+    ir = compile_ir("input 4\naffine 2 -> softmax\nsearch {\n  lr 1e-1:1e-4:log\n}\n", filename="s.net")
+    with pytest.raises(SchemaError) as caught:
+        ranges_of(ir, [])
+    assert (caught.value.file, caught.value.line, caught.value.col) == ("s.net", 4, 6)
+    assert "LOW must be below HIGH" in caught.value.message

@@ -49,7 +49,7 @@ CASES = [
     (IMG + "affine 10\ntrain {\n  epochs ten\n}", SpecSyntaxError, 4, 10, "expected a whole number for 'epochs'"),
     (IMG + "affine 10\ntrain {\n  lr\n}", SpecSyntaxError, 4, 5, "expected a value after 'lr'"),
     (IMG + "affine 10\ntrain {\n  lr 0.1\n  lr 0.2\n}", SpecSyntaxError, 5, 3, "'lr' is set twice"),
-    (IMG + "affine 10\ntrain {\n  lr 0.1\n", SpecSyntaxError, 4, 9, "the training section is never closed"),
+    (IMG + "affine 10\ntrain {\n  lr 0.1\n", SpecSyntaxError, 4, 9, "a 'train' or 'search' section is never closed"),
     (IMG + "affine 10\ntrain {\n}\ntrain {\n}", SpecSyntaxError, 5, 1, "a second 'train' section"),
     (IMG + "affine 10 input 3", SpecSyntaxError, 2, 11, "'input' must start a line of its own"),
     (IMG + "conv 30 5x5 $ relu", SpecSyntaxError, 2, 13, "unexpected character '$'"),
