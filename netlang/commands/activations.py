@@ -15,7 +15,7 @@ HELP = "Push a batch through the freshly initialised network and show every laye
 EXAMPLES = """examples:
   netlang activations specs/digits_convnet.net
   netlang activations specs/multilayer_bn.net --init std:0.01,he --set data=fashion-mnist
-  printf 'input 100\\n(affine 100 -> sigmoid) * 5\\n' | netlang activations - --input normal --init std:1,xavier
+  netlang activations specs/sigmoid_5x100.net --input normal --init std:1,std:0.01,xavier
 
 For each initialiser (--init, comma-separated; default the spec's) the table gives every layer's mean,
 standard deviation, and the fraction saturated (sigmoid below 0.01 or above 0.99, |tanh| above 0.99) or
