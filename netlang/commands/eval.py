@@ -25,30 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netlang.compiler import compile_ir
     from netlang.data import check_against, load_dataset
     from netlang.errors import UsageError
     from netlang.train.evaluate import confusion_matrix, evaluate, format_confusion
-    from netlang.train.session import (
-        build_model,
-        load_weights,
-        n_outputs,
-        run_config,
-        weights_file,
-        with_training,
-    )
-    from netlang.trainfields import resolve_training
+    from netlang.train.session import load_trained, n_outputs
 
     if args.batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, received {args.batch_size}")
-    ir = compile_ir(args.spec)
-    weights = weights_file(args.weights)
-    config = run_config(weights) or resolve_training(ir)
-    if args.data:
-        config = {**config, "data": args.data}
-    ir = with_training(ir, config)
-    model = build_model(ir, config)
-    load_weights(model, weights)
+    ir, config, model, weights = load_trained(args.spec, args.weights, args.data)
 
     dataset = check_against(load_dataset(config["data"]), ir["input"]["shape"], n_outputs(ir))
     x, y = (dataset.x_test, dataset.y_test) if args.split == "test" else (dataset.x_train, dataset.y_train)

@@ -29,29 +29,13 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from netlang.compiler import compile_ir
     from netlang.data import match_input_shape, read_inputs
     from netlang.errors import UsageError
-    from netlang.train.session import (
-        build_model,
-        load_weights,
-        n_outputs,
-        run_config,
-        weights_file,
-        with_training,
-    )
-    from netlang.trainfields import resolve_training
+    from netlang.train.session import load_trained, n_outputs
 
     if args.top < 1:
         raise UsageError(f"--top must be at least 1, received {args.top}")
-    ir = compile_ir(args.spec)
-    weights = weights_file(args.weights)
-    config = run_config(weights) or resolve_training(ir)
-    if args.data:
-        config = {**config, "data": args.data}
-    ir = with_training(ir, config)
-    model = build_model(ir, config)
-    load_weights(model, weights)
+    ir, config, model, weights = load_trained(args.spec, args.weights, args.data)
 
     shape = ir["input"]["shape"]
     labels: list[str] = []

@@ -95,14 +95,8 @@ class Momentum(Optimizer):
         param += velocity
 
 
-class Nesterov(Optimizer):
+class Nesterov(Momentum):
     """Nesterov momentum, parameters kept at the look-ahead point: v <- mu*v - lr*g;  p <- p + mu*v - lr*g."""
-
-    slots = ("v",)
-
-    def __init__(self, lr: float, momentum: float = 0.9) -> None:
-        super().__init__(lr)
-        self.momentum = float(momentum)
 
     def _update_one(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
         velocity = self._slot("v", key, param)

@@ -10,7 +10,7 @@ import copy
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -133,3 +133,29 @@ def load_weights(model: Any, weights: Path) -> None:
         model.load_state_dict(load_checkpoint(weights).model, origin=str(weights))
     else:
         model.load(weights)
+
+
+class Trained(NamedTuple):
+    """A spec's model with trained weights loaded, and where they came from."""
+
+    ir: dict[str, Any]
+    config: dict[str, Any]
+    model: Any
+    weights: Path
+
+
+def load_trained(spec: str, weights: str | Path, data: str | None = None) -> Trained:
+    """The model of `spec` with trained weights: the run's own config when the weights sit in a run directory
+    (else the spec's), `data` replacing its data set if given. What eval and predict share."""
+    from netlang.compiler import compile_ir
+    from netlang.trainfields import resolve_training
+
+    ir = compile_ir(spec)
+    path = weights_file(weights)
+    config = run_config(path) or resolve_training(ir)
+    if data:
+        config = {**config, "data": data}
+    ir = with_training(ir, config)
+    model = build_model(ir, config)
+    load_weights(model, path)
+    return Trained(ir, config, model, path)
