@@ -26,6 +26,10 @@ class Workspace:
             self._buffers[key] = buffer
         return buffer[:size].reshape(shape)
 
+    def release(self) -> None:
+        """Drop every buffer (after a large inference batch, say); they are re-created on demand."""
+        self._buffers.clear()
+
 
 class Layer:
     """One IR layer as a NumPy stage: forward(x, train) and backward(dout), shapes read from the IR node.

@@ -113,22 +113,26 @@ class Conv(Layer):
         self.pad = tuple(self.args.get("pad", (0, 0)))
         self.out_hw = self.out_shape[1:]
 
-    def _columns(self, key: str, x, stride, pad, out_hw, transient: bool, channels_first=False) -> np.ndarray:
-        """im2col of x into work arrays: this layer's own (`key`), or the shared workspace if `transient`."""
+    def _columns(self, key: str, x, stride, pad, out_hw, in_training: bool, keep: bool, channels_first=False):
+        """im2col of x: into this layer's own work array named `key` if `keep`, else the shared workspace.
+
+        Work arrays, and the zero-bordered buffer x is padded in, last from step to step in training.
+        Inference, whose batches may be much larger, borrows the workspace and pads into fresh memory.
+        """
         c, n = x.shape[:2] if channels_first else x.shape[1::-1]
         (kh, kw), (ph, pw), (h, w) = self.kernel, pad, x.shape[2:]
         pad_buffer = None
-        if ph or pw:
+        if in_training and (ph or pw):
             pad_buffer = self.scratch(key + ".padded", x.shape[:2] + (h + 2 * ph, w + 2 * pw), x.dtype, fill=0.0)
         shape = (c * kh * kw, n * out_hw[0] * out_hw[1])
-        col = self.workspace.array("col", shape, x.dtype) if transient else self.scratch(key, shape, x.dtype)
+        col = self.scratch(key, shape, x.dtype) if keep else self.workspace.array("col", shape, x.dtype)
         return im2col(x, self.kernel, stride, pad, out_hw, col, pad_buffer, channels_first)
 
     def forward(self, x, train):
         self.x_shape = x.shape
         n, filters = x.shape[0], self.params["W"].shape[0]
         # Only training needs the columns again (for dW); inference borrows the shared workspace.
-        self.col = self._columns("col", x, self.stride, self.pad, self.out_hw, transient=not train)
+        self.col = self._columns("col", x, self.stride, self.pad, self.out_hw, in_training=train, keep=train)
         out_by_filter = self.workspace.array("out", (filters, self.col.shape[1]), x.dtype)
         np.matmul(self.params["W"].reshape(filters, -1), self.col, out=out_by_filter)
         out = np.empty((n,) + self.out_shape, dtype=x.dtype)
@@ -160,7 +164,9 @@ class Conv(Layer):
         kh, kw = self.kernel
         flipped = self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
         full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
-        col = self._columns("dout_col", dout_by_filter, (1, 1), full_pad, (h, w), True, channels_first=True)
+        col = self._columns(
+            "dout_col", dout_by_filter, (1, 1), full_pad, (h, w), in_training=True, keep=False, channels_first=True
+        )
         dx_by_channel = self.workspace.array("out", (c, n, h * w), dout_by_filter.dtype)
         np.matmul(flipped, col, out=dx_by_channel.reshape(c, -1))
         return np.ascontiguousarray(dx_by_channel.transpose(1, 0, 2)).reshape(self.x_shape)

@@ -53,9 +53,9 @@ class Model:
         self.body = execution_order(before_loss)
         self.pipeline = execution_order(layers)
         self.rng = rng
-        shared = Workspace()
+        self.workspace = Workspace()
         for layer in layers:
-            layer.workspace = shared
+            layer.workspace = self.workspace
         if self.body:
             self.body[0].needs_input_grad = False
 
@@ -88,6 +88,7 @@ class Model:
         """Inference-mode outputs, computed batch_size examples at a time."""
         x = np.asarray(x)
         chunks = [self.forward(x[i : i + batch_size], train=False) for i in range(0, len(x), batch_size)]
+        self.workspace.release()  # do not hold inference-sized buffers for the rest of training
         if not chunks:
             return np.zeros((0,) + tuple(self.ir["layers"][-1]["out_shape"]), dtype=self.dtype)
         return np.concatenate(chunks)
