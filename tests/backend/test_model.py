@@ -258,3 +258,17 @@ def test_predict_in_batches_equals_one_inference_forward_and_leaves_training_int
     loss_after, grads_after, _ = model.loss_and_gradients(x, labels)
     for name in grads_before:  # same batch, same weights: the work arrays carried nothing over
         np.testing.assert_allclose(grads_after[name], grads_before[name], rtol=1e-12)
+
+
+def test_exactly_zero_gradients_are_checked_absolutely():
+    from netlang.backend.gradcheck import gradient_error
+
+    zeros = np.zeros(5)
+    assert gradient_error(zeros, np.full(5, 3e-11)) == 0.0  # rounding noise around a true zero
+    assert gradient_error(zeros, np.full(5, 1e-3)) == 1.0  # a real gradient the backward missed
+    # A bias straight before batchnorm has an exactly zero gradient; the check passes on it.
+    model = net("input 5\naffine 4 -> batchnorm -> tanh -> affine 3 -> softmax\n", dtype="float64")
+    x = np.random.default_rng(0).standard_normal((6, 5))
+    errors = check_model_gradients(model, x, np.array([0, 1, 2, 0, 1, 2]))
+    assert not np.any(model.gradients(x, np.array([0, 1, 2, 0, 1, 2]))["affine1.b"] > 1e-12)
+    assert max(errors.values()) < 1e-6, errors
