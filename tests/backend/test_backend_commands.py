@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from netlang.backend.activations import Relu
 from netlang.cli import main
@@ -41,3 +42,9 @@ def test_bench_prints_step_time_and_throughput(tmp_path, capsys):
     out = capsys.readouterr().out
     assert re.search(r"training step .*: \d+\.\d ms median", out)
     assert re.search(r"inference: [\d,]+ images/s", out)
+
+
+def test_gradcheck_samples_a_deep_net_with_dropout(capsys):
+    spec = str(Path(__file__).parents[2] / "specs" / "deep_convnet.net")
+    assert main(["gradcheck", spec, "--batch", "2", "--entries", "5"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1 + 16 + 1
