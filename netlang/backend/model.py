@@ -168,6 +168,13 @@ def build(ir: dict[str, Any], dtype: str = "float32", seed: int | None = 0, init
     """Turn a validated, shape-inferred IR dict into a Model; SchemaError for a bad dtype, init or loss."""
     if dtype not in DTYPES:
         raise SchemaError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
+    for node in ir.get("layers", []):
+        missing = [field for field in ("in_shape", "out_shape", "param_shapes") if field not in node]
+        if missing:
+            raise SchemaError(
+                f"layer '{node.get('name')}' has no {', '.join(missing)}: build() needs shape-inferred IR "
+                "(netlang.compiler.compile_ir gives it)"
+            ).at(node.get("pos"), ir.get("source"))
     schemes = resolve_schemes(ir, init)
     weight_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
     weight_rng = np.random.default_rng(weight_seed)

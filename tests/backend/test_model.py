@@ -272,3 +272,10 @@ def test_gradients_that_are_zero_up_to_rounding_are_checked_absolutely():
     errors = check_model_gradients(model, x, np.array([0, 1, 2, 0, 1, 2]))
     assert np.all(np.abs(model.gradients(x, np.array([0, 1, 2, 0, 1, 2]))["affine1.b"]) < 1e-12)
     assert max(errors.values()) < 1e-6, errors
+
+
+def test_build_refuses_ir_without_inferred_shapes():
+    ir = compile_ir("input 3\naffine 2 -> softmax\n")
+    del ir["layers"][0]["out_shape"]
+    with pytest.raises(SchemaError, match="affine1.*out_shape.*compile_ir"):
+        build(ir)
