@@ -62,7 +62,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {shape:<16}  {checked:>7}  {error:>10.2e}{flag}")
     worst = max(errors.values())
     verdict = "ok" if worst <= args.threshold else "FAILED"
-    print(
-        f"max relative error {worst:.2e} (threshold {args.threshold:.0e}, {model.loss_name} loss): {verdict}"
-    )
+    print(f"max relative error {worst:.2e} (threshold {args.threshold:.0e}, {model.loss_name} loss): {verdict}")
     return 0 if worst <= args.threshold else 1
