@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from netlang.backend.base import Layer
-from netlang.backend.conv import padded
+from netlang.backend.im2col import padded
 
 
 class Pool(Layer):

@@ -28,6 +28,9 @@ CASES = [
     ("conv", "conv 4 1x1", "3x2x2"),
     ("conv", "conv 2 3x3 pad 1", "2x5x4"),
     ("conv", "conv 2 2x2 pad 2", "1x3x3"),
+    ("conv", "conv 3 3x3 pad 1", "4x5x5"),
+    ("conv", "conv 2 3x3 stride 2 pad 1", "4x7x7"),
+    ("conv", "conv 2 2x2 pad 2", "9x3x3"),
     ("pool", "pool 2", "2x4x4"),
     ("pool", "pool 3 stride 2 pad 1", "2x7x7"),
     ("pool", "pool max 2 stride 2 round ceil", "1x5x5"),
@@ -127,3 +130,18 @@ def test_affine_flattens_any_input_rank_row_major():
     dx = layer.backward(np.ones((BATCH, 4)))
     assert dx.shape == (BATCH, 2, 3, 3)
     np.testing.assert_allclose(dx.reshape(BATCH, 18), np.ones((BATCH, 4)) @ layer.params["W"].T)
+
+
+CONV_CASES = [(spec, shape) for op, spec, shape in CASES if op == "conv"]
+
+
+@pytest.mark.parametrize("spec, shape", CONV_CASES, ids=[f"{s} on {shape}" for s, shape in CONV_CASES])
+def test_conv_column_layouts_agree_and_both_pass_the_gradient_check(spec, shape):
+    layer, x = layer_and_input(spec, shape)
+    outputs = []
+    for per_image in (True, False):
+        layer.per_image = per_image
+        outputs.append(layer.forward(x, train=True))
+        errors = check_layer_gradients(layer, x)
+        assert max(errors.values()) < THRESHOLD, (per_image, errors)
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-12, atol=1e-12)

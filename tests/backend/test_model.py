@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from netlang.backend import build
-from netlang.backend.conv import im2col
 from netlang.backend.gradcheck import check_model_gradients
+from netlang.backend.im2col import im2col
 from netlang.compiler import compile_ir
 from netlang.errors import DataError, SchemaError, TrainingError
 
@@ -81,10 +81,12 @@ def test_training_through_step_is_refused_naming_the_layer():
 @pytest.mark.parametrize("batch, rows", [(1, 9), (10, 90)])
 def test_im2col_shapes_follow_the_book(batch, rows):
     x = np.random.default_rng(0).standard_normal((batch, 3, 7, 7))
-    col = im2col(x, (5, 5), (1, 1), (0, 0), (3, 3))
-    assert col.shape == (75, rows)
-    book = col.T  # our columns are the transpose of the book's layout
+    channel_major = im2col(x, (5, 5), (1, 1), (0, 0), (3, 3))
+    per_image = im2col(x, (5, 5), (1, 1), (0, 0), (3, 3), per_image=True)
+    assert channel_major.shape == (75, rows) and per_image.shape == (batch, 75, 9)
+    book = channel_major.T  # the book's layout, (N*OH*OW, C*KH*KW)
     assert book.shape == (rows, 75)
+    np.testing.assert_array_equal(book, per_image.transpose(0, 2, 1).reshape(rows, 75))
     # Row r of the book's layout is the flattened (C, KH, KW) window at output pixel r.
     np.testing.assert_array_equal(book[batch * 9 - 1], x[batch - 1, :, 2:7, 2:7].reshape(-1))
 
