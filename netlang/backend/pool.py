@@ -63,8 +63,12 @@ class Pool(Layer):
         for offset, part in self._offsets(xp):
             if best is None:
                 best = part.copy()
-                index_type = np.uint8 if self.kernel[0] * self.kernel[1] <= 256 else np.uint16
-                which = np.zeros(part.shape, dtype=index_type)
+                if train:  # only backward needs to know which offset won
+                    index_type = np.uint8 if self.kernel[0] * self.kernel[1] <= 256 else np.uint16
+                    which = np.zeros(part.shape, dtype=index_type)
+                continue
+            if which is None:
+                np.maximum(best, part, out=best)
                 continue
             # (np.copyto(..., where=) and np.where are several times slower than this arithmetic on masks.)
             better = np.greater(part, best)  # strict: a tie keeps the earlier offset
