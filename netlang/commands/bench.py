@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from typing import TYPE_CHECKING
 
 from netlang.commands._common import load_spec
+
+if TYPE_CHECKING:  # numpy and the backend load inside run(), so that `netlang --help` starts fast
+    import numpy as np
+
+    from netlang.backend import Model
 
 NAME = "bench"
 HELP = "time training steps (forward + backward + Adam) and inference of a network on random data"
@@ -33,7 +39,7 @@ def median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def time_training_steps(model, x, t, steps: int, warmup: int) -> list[float]:
+def time_training_steps(model: Model, x: np.ndarray, t: np.ndarray, steps: int, warmup: int) -> list[float]:
     """Seconds per step of loss_and_gradients + Adam, after `warmup` untimed steps."""
     from netlang.train.optimizers import Adam
 
@@ -48,7 +54,7 @@ def time_training_steps(model, x, t, steps: int, warmup: int) -> list[float]:
     return times
 
 
-def time_inference(model, images, repeats: int = 3) -> float:
+def time_inference(model: Model, images: np.ndarray, repeats: int = 3) -> float:
     """Best of `repeats` passes of model.predict over `images`, in seconds."""
     model.predict(images[: min(len(images), 100)])
     best = float("inf")

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from netlang.commands._common import load_spec
+
+if TYPE_CHECKING:  # numpy and the backend load inside run(), so that `netlang --help` starts fast
+    import numpy as np
+
+    from netlang.backend import Model
 
 NAME = "gradcheck"
 HELP = "check the network's backward pass against central differences (float64, small random batch)"
@@ -26,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, batch and dropout masks (0)")
 
 
-def random_targets(model, outputs_shape: tuple[int, ...], rng):
+def random_targets(model: Model, outputs_shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Targets that suit the model's loss: class indices, 0/1 labels, or real values."""
     if model.loss_name == "cross_entropy":
         return rng.integers(0, outputs_shape[-1], size=outputs_shape[0])
