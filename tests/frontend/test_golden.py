@@ -62,3 +62,12 @@ def test_book_figures():
     assert figures["lenet5"]["params"] == 61_706
     assert figures["two_layer"]["params"] == 784 * 50 + 50 + 50 * 10 + 10
     assert figures["three_layer"]["params"] == 2 * 3 + 3 + 3 * 2 + 2 + 2 * 2 + 2
+
+
+def test_readme_shows_the_real_summary(capsys):
+    from netlang.cli import main
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ netlang summary specs/simple_convnet.net\n", 1)[1].split("```", 1)[0]
+    assert main(["summary", "specs/simple_convnet.net"]) == 0
+    assert capsys.readouterr().out == shown
