@@ -31,6 +31,14 @@ CASES = [
     ("conv", "conv 3 3x3 pad 1", "4x5x5"),
     ("conv", "conv 2 3x3 stride 2 pad 1", "4x7x7"),
     ("conv", "conv 2 2x2 pad 2", "9x3x3"),
+    ("conv", "conv 3 3x3 pad 1", "5x6x7"),
+    ("conv", "conv 2 3x3", "5x5x4"),
+    ("conv", "conv 3 3x3 pad 2", "4x5x3"),
+    ("conv", "conv 2 2x3 pad 1", "6x5x7"),
+    ("conv", "conv 3 3x2 pad 2", "1x4x5"),
+    ("conv", "conv 2 1x3 pad 1", "7x3x5"),
+    ("conv", "conv 2 4x1 pad 1", "9x6x3"),
+    ("conv", "conv 2 5x3 pad 2", "3x7x5"),
     ("pool", "pool 2", "2x4x4"),
     ("pool", "pool 3 stride 2 pad 1", "2x7x7"),
     ("pool", "pool max 2 stride 2 round ceil", "1x5x5"),
@@ -135,13 +143,30 @@ def test_affine_flattens_any_input_rank_row_major():
 CONV_CASES = [(spec, shape) for op, spec, shape in CASES if op == "conv"]
 
 
+def conv_layouts(layer) -> list[str]:
+    """The column layouts a conv layer can run in: shifted slices only for stride 1."""
+    layouts = ["per_image", "channel_major"]
+    return layouts + ["shifted"] if layer.stride == (1, 1) else layouts
+
+
 @pytest.mark.parametrize("spec, shape", CONV_CASES, ids=[f"{s} on {shape}" for s, shape in CONV_CASES])
-def test_conv_column_layouts_agree_and_both_pass_the_gradient_check(spec, shape):
+def test_conv_column_layouts_agree_and_all_pass_the_gradient_check(spec, shape):
     layer, x = layer_and_input(spec, shape)
     outputs = []
-    for per_image in (True, False):
-        layer.per_image = per_image
-        outputs.append(layer.forward(x, train=True))
+    for layout in conv_layouts(layer):
+        layer.layout = layout
+        layer.needs_input_grad = True
+        for train in (False, True):
+            outputs.append(layer.forward(x, train=train))
         errors = check_layer_gradients(layer, x)
-        assert max(errors.values()) < THRESHOLD, (per_image, errors)
-    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-12, atol=1e-12)
+        assert set(errors) == {"input", *layer.params}
+        assert max(errors.values()) < THRESHOLD, (layout, errors)
+    for out in outputs[1:]:
+        np.testing.assert_allclose(out, outputs[0], rtol=1e-12, atol=1e-12)
+
+
+def test_stride_one_convs_with_many_rows_default_to_shifted_columns():
+    layer, _ = layer_and_input("conv 3 3x3 pad 1", "5x6x7")
+    assert layer.layout == "shifted"
+    layer, _ = layer_and_input("conv 2 3x3 stride 2 pad 1", "4x7x7")
+    assert layer.layout == "channel_major"
