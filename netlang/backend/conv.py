@@ -132,15 +132,24 @@ class Conv(Layer):
         return np.ascontiguousarray(dx_by_channel.transpose(1, 0, 2)).reshape(self.x_shape)
 
     def _forward_shifted(self, x: np.ndarray, train: bool) -> np.ndarray:
-        """forward() on width-only columns; training keeps them in this layer's own work array, for dW."""
+        """forward() on width-only columns, which live in the shared workspace.
+
+        Training keeps the input instead, for dW: channels-last in its own work array, as rows (N, H+KH-1, W, C)
+        whose last KH-1 rows per image are zero, the row layout of backward's columns of dout.
+        """
         n, c, h, w = x.shape
-        kw = self.kernel[1]
+        kh, kw = self.kernel
         hp, wp = padded_hw((h, w), self.pad)
         shape = (n * hp * self.out_hw[1], kw * c)
-        store = self.scratch("col", shape, x.dtype) if train else self.workspace.array("col", shape, x.dtype)
         pad_buffer = self.workspace.array("padded_hwc", (n, hp, wp, c), x.dtype)
-        self.col = width_columns(x.transpose(0, 2, 3, 1), kw, self.pad, store, pad_buffer)
-        return self._shifted_images(self.col, weight_rows(self.params["W"]), (n, hp) + self.out_hw, self.params["b"])
+        columns = width_columns(
+            x.transpose(0, 2, 3, 1), kw, self.pad, self.workspace.array("col", shape, x.dtype), pad_buffer
+        )
+        if train:
+            self.x_rows = self.scratch("x_rows", (n, h + kh - 1, w, c), x.dtype, fill=0.0)
+            ph, pw = self.pad
+            self.x_rows[:, :h] = pad_buffer[:, ph : ph + h, pw : pw + w]
+        return self._shifted_images(columns, weight_rows(self.params["W"]), (n, hp) + self.out_hw, self.params["b"])
 
     def _shifted_images(
         self, columns: np.ndarray, weights_by_row: np.ndarray, grid: tuple[int, int, int, int], bias
@@ -160,32 +169,28 @@ class Conv(Layer):
         return out
 
     def _backward_shifted(self, dout: np.ndarray) -> np.ndarray | None:
-        """backward() on width-only columns: dW by row-shifted GEMMs, dx as a transposed convolution.
+        """backward() on width-only columns of dout, padded by K-1-P (cropped if P > K-1).
 
-        dx of a stride-1 convolution is dout, padded by K-1-P (cropped if P > K-1), correlated with W flipped
-        and channel-swapped: the same shifted forward, on width-only columns of dout.
+        dx of a stride-1 convolution is that padded dout correlated with W flipped and channel-swapped: the
+        same shifted forward. The columns' rows have the layout of forward's kept input rows, in which
+        dW[f, c, kh, kw] = sum over rows q of x_rows[q, c] * dout_columns[q + (KH-1-kh)*W, (KW-1-kw)*F + f].
         """
         n, filters, oh, ow = dout.shape
         c, h, w = self.x_shape[1:]
         kh, kw = self.kernel
-        hp = self.col.shape[0] // (n * ow)
-        dout_rows = self.workspace.array("dout_rows", (n, hp, ow, filters), dout.dtype)
-        dout_rows[:, :oh] = dout.transpose(0, 2, 3, 1)
-        dout_rows[:, oh:] = 0  # the rows forward dropped
-        flat = dout_rows.reshape(-1, filters)
-        grad = shifted_weight_grad(self.col, flat, ow, kh)
-        self.grads["W"] = np.ascontiguousarray(grad.reshape(kh, kw, c, filters).transpose(3, 2, 0, 1))
+        full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
+        hq, wq = padded_hw((oh, ow), full_pad)
+        columns = width_columns(
+            dout.transpose(0, 2, 3, 1),
+            kw,
+            full_pad,
+            self.workspace.array("col", (n * hq * w, kw * filters), dout.dtype),
+            self.workspace.array("padded_hwc", (n, hq, wq, filters), dout.dtype),
+        )
+        grad = shifted_weight_grad(columns, self.x_rows.reshape(-1, c), w, kh)  # [kh][(kw, f), c], both flipped
+        self.grads["W"] = np.ascontiguousarray(grad[::-1].reshape(kh, kw, filters, c)[:, ::-1].transpose(2, 3, 0, 1))
         self.grads["b"] = dout.sum(axis=(0, 2, 3))
         if not self.needs_input_grad:
             return None
-        full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
-        hq, wq = padded_hw((oh, ow), full_pad)
         flipped = weight_rows(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        columns = width_columns(
-            dout_rows[:, :oh],
-            kw,
-            full_pad,
-            self.workspace.array("dout_col", (n * hq * w, kw * filters), dout.dtype),
-            self.workspace.array("padded_hwc", (n, hq, wq, filters), dout.dtype),
-        )
         return self._shifted_images(columns, flipped, (n, hq, h, w), None)

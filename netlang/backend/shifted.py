@@ -75,13 +75,13 @@ def shifted_matmul(columns: np.ndarray, weights_by_row: np.ndarray, row_step: in
     return out
 
 
-def shifted_weight_grad(columns: np.ndarray, dout_rows: np.ndarray, row_step: int, kernel_h: int) -> np.ndarray:
-    """d(weights_by_row) (KH, KW*C, F) from the columns and the output gradient in the same row layout.
+def shifted_weight_grad(columns: np.ndarray, rows: np.ndarray, row_step: int, kernel_h: int) -> np.ndarray:
+    """(KH, columns' width, rows' width): entry kh is sum over q < M of outer(columns[q + kh*row_step], rows[q]).
 
-    dout_rows must hold zeros in the rows shifted_matmul drops, below M.
+    The adjoint of shifted_matmul in its weights, given rows that are zero wherever no output uses them.
     """
     m = columns.shape[0] - (kernel_h - 1) * row_step
-    grad = np.empty((kernel_h, columns.shape[1], dout_rows.shape[1]), dtype=columns.dtype)
+    grad = np.empty((kernel_h, columns.shape[1], rows.shape[1]), dtype=columns.dtype)
     for i in range(kernel_h):
-        np.matmul(columns[i * row_step : i * row_step + m].T, dout_rows[:m], out=grad[i])
+        np.matmul(columns[i * row_step : i * row_step + m].T, rows[:m], out=grad[i])
     return grad
