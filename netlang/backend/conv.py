@@ -16,7 +16,7 @@ import numpy as np
 
 from netlang.backend.base import Layer
 from netlang.backend.im2col import col2im, im2col
-from netlang.backend.shifted import padded_hw, shifted_matmul, shifted_weight_grad, weight_rows, width_columns
+from netlang.backend.shifted import shifted_matmul, shifted_weight_grad, stacked_grid, weight_rows, width_columns
 
 
 class Conv(Layer):
@@ -134,33 +134,48 @@ class Conv(Layer):
     def _forward_shifted(self, x: np.ndarray, train: bool) -> np.ndarray:
         """forward() on width-only columns, which live in the shared workspace.
 
-        Training keeps the input instead, for dW: channels-last in its own work array, as rows (N, H+KH-1, W, C)
-        whose last KH-1 rows per image are zero, the row layout of backward's columns of dout.
+        Training keeps the input instead, for dW: channels-last in its own work array, stacked in the row
+        layout of backward's columns of dout (zero between images).
         """
         n, c, h, w = x.shape
-        kh, kw = self.kernel
-        hp, wp = padded_hw((h, w), self.pad)
-        shape = (n * hp * self.out_hw[1], kw * c)
-        pad_buffer = self.workspace.array("padded_hwc", (n, hp, wp, c), x.dtype)
+        (kh, kw), (ph, pw) = self.kernel, self.pad
+        stride, rows = stacked_grid(n, h, ph, kh)
+        ow = self.out_hw[1]
+        pad_buffer = self.workspace.array("padded_hwc", (rows, w + 2 * pw, c), x.dtype)
         columns = width_columns(
-            x.transpose(0, 2, 3, 1), kw, self.pad, self.workspace.array("col", shape, x.dtype), pad_buffer
+            x.transpose(0, 2, 3, 1),
+            self.kernel,
+            self.pad,
+            self.workspace.array("col", (rows * ow, kw * c), x.dtype),
+            pad_buffer,
         )
         if train:
-            self.x_rows = self.scratch("x_rows", (n, h + kh - 1, w, c), x.dtype, fill=0.0)
-            ph, pw = self.pad
-            self.x_rows[:, :h] = pad_buffer[:, ph : ph + h, pw : pw + w]
-        return self._shifted_images(columns, weight_rows(self.params["W"]), (n, hp) + self.out_hw, self.params["b"])
+            _, _, (x_stride, x_rows) = self._input_grad_grid(n)
+            self.x_rows = self.scratch("x_rows", (x_rows, w, c), x.dtype, fill=0.0)
+            images = pad_buffer[ph : ph + n * stride].reshape(n, stride, w + 2 * pw, c)
+            self.x_rows[: n * x_stride].reshape(n, x_stride, w, c)[:, :h] = images[:, :h, pw : pw + w]
+        return self._shifted_images(columns, weight_rows(self.params["W"]), (n, stride) + self.out_hw, self.params["b"])
+
+    def _input_grad_grid(self, n: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+        """For dx as a transposed convolution: (crop, pad) of dout, and its stacked_grid (stride, rows).
+
+        dout is padded by K-1-P, or cropped by P-(K-1) where that is negative.
+        """
+        (kh, kw), (ph, pw), (oh, _) = self.kernel, self.pad, self.out_hw
+        crop = (max(ph - kh + 1, 0), max(pw - kw + 1, 0))
+        pad = (max(kh - 1 - ph, 0), max(kw - 1 - pw, 0))
+        return crop, pad, stacked_grid(n, oh - 2 * crop[0], pad[0], kh)
 
     def _shifted_images(
         self, columns: np.ndarray, weights_by_row: np.ndarray, grid: tuple[int, int, int, int], bias
     ) -> np.ndarray:
-        """shifted_matmul's rows -> a fresh (N, F, OH, OW) array (plus bias), for grid (N, Hp, OH, OW)."""
-        n, hp, oh, ow = grid
-        filters = weights_by_row.shape[2]
+        """shifted_matmul's rows -> a fresh (N, F, OH, OW) array (plus bias); grid is (N, stride, OH, OW)."""
+        n, stride, oh, ow = grid
+        kh, filters = weights_by_row.shape[0], weights_by_row.shape[2]
         rows = self.workspace.array("shifted_out", (columns.shape[0], filters), columns.dtype)
-        tmp = self.workspace.array("shifted_tmp", (n * hp * ow - (hp - oh) * ow, filters), columns.dtype)
+        tmp = self.workspace.array("shifted_tmp", (columns.shape[0] - (kh - 1) * ow, filters), columns.dtype)
         shifted_matmul(columns, weights_by_row, ow, rows, tmp)
-        by_pixel = rows.reshape(n, hp, ow, filters)[:, :oh].transpose(0, 3, 1, 2)
+        by_pixel = rows[: n * stride * ow].reshape(n, stride, ow, filters)[:, :oh].transpose(0, 3, 1, 2)
         out = np.empty((n, filters, oh, ow), dtype=columns.dtype)
         if bias is None:
             np.copyto(out, by_pixel)
@@ -178,14 +193,14 @@ class Conv(Layer):
         n, filters, oh, ow = dout.shape
         c, h, w = self.x_shape[1:]
         kh, kw = self.kernel
-        full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
-        hq, wq = padded_hw((oh, ow), full_pad)
+        (crop_h, crop_w), pad, (stride, rows) = self._input_grad_grid(n)
+        cropped = dout.transpose(0, 2, 3, 1)[:, crop_h : oh - crop_h, crop_w : ow - crop_w]
         columns = width_columns(
-            dout.transpose(0, 2, 3, 1),
-            kw,
-            full_pad,
-            self.workspace.array("col", (n * hq * w, kw * filters), dout.dtype),
-            self.workspace.array("padded_hwc", (n, hq, wq, filters), dout.dtype),
+            cropped,
+            self.kernel,
+            pad,
+            self.workspace.array("col", (rows * w, kw * filters), dout.dtype),
+            self.workspace.array("padded_hwc", (rows, cropped.shape[2] + 2 * pad[1], filters), dout.dtype),
         )
         grad = shifted_weight_grad(columns, self.x_rows.reshape(-1, c), w, kh)  # [kh][(kw, f), c], both flipped
         self.grads["W"] = np.ascontiguousarray(grad[::-1].reshape(kh, kw, filters, c)[:, ::-1].transpose(2, 3, 0, 1))
@@ -193,4 +208,4 @@ class Conv(Layer):
         if not self.needs_input_grad:
             return None
         flipped = weight_rows(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        return self._shifted_images(columns, flipped, (n, hq, h, w), None)
+        return self._shifted_images(columns, flipped, (n, stride, h, w), None)

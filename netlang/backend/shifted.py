@@ -1,18 +1,21 @@
 """Stride-1 convolution as GEMMs on row-shifted slices of a width-only im2col buffer (KW times the input, not KH*KW).
 
-The zero-padded input, channels-last (N, Hp, Wp, C), is expanded along the kernel width only, into
+The images, channels-last and zero-padded, are stacked on top of each other into one tall image of `rows`
+rows (Wp, C), the zero rows between two images shared as the bottom padding of one and the top padding of
+the next (stacked_grid). That is expanded along the kernel width only, into
 
-    columns (N*Hp*OW, KW*C)    row (n, h, w) holds xp[n, h, w : w + KW, :], flattened (kw major, c minor)
+    columns (rows*OW, KW*C)    row (r, w) holds xp[r, w : w + KW, :], flattened (kw major, c minor)
 
-with every padded row h < Hp of each image kept. Output pixel (n, oh, ow) needs rows (n, oh + kh, ow) for
-kh < KH, and those are row (n, oh, ow) moved on by kh*OW: kernel row kh is the contiguous slice
-columns[kh*OW : kh*OW + M], which BLAS reads in place. So, with W_kh the (KW*C, F) weights of kernel row kh,
+Output pixel (r, ow) needs rows (r + kh, ow) for kh < KH, and those are row (r, ow) moved on by kh*OW:
+kernel row kh is the contiguous slice columns[kh*OW : kh*OW + M], which BLAS reads in place. So, with W_kh
+the (KW*C, F) weights of kernel row kh,
 
     out[q] = sum over kh of columns[q + kh*OW] @ W_kh
 
-for every row q < M = N*Hp*OW - (KH-1)*OW. Rows whose h >= OH reach into the next image: they are computed
-and then dropped (and, as output gradients, set to zero). These are one Python iteration per kernel row,
-none per image or pixel.
+for every row q < M = rows*OW - (KH-1)*OW. Output rows that straddle two images are computed and then
+dropped (as output gradients: zero); sharing the padding rows keeps them few (one in 29 rows for a 3x3
+kernel with pad 1 on 28x28 images, none with pad 2). These are one Python iteration per kernel row, none
+per image or pixel.
 """
 
 from __future__ import annotations
@@ -21,36 +24,42 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def width_columns(
-    x_hwc: np.ndarray, kernel_w: int, pad: tuple[int, int], out: np.ndarray, pad_buffer: np.ndarray
-) -> np.ndarray:
-    """x_hwc, a (N, H, W, C) view in any memory order -> columns (N*Hp*OW, KW*C) as above, written into `out`.
+def stacked_grid(n: int, h: int, pad_h: int, kernel_h: int) -> tuple[int, int]:
+    """(stride, rows) of n images of h rows stacked with pad_h zero rows above and below each, shared.
 
-    `pad` rows/cols of zeros go on every side; a negative pad crops instead (the transposed convolution of
-    backward needs that when a layer pads by more than K-1). `pad_buffer` (N, Hp, Wp, C) is overwritten whole.
+    Image i's data starts at row pad_h + i*stride, and the zero rows between two images serve as the bottom
+    padding of one and the top padding of the next. The stride leaves room for the image's output rows,
+    which start at row i*stride; `rows` is the height of the whole stack.
+    """
+    out_h = h + 2 * pad_h - kernel_h + 1
+    stride = max(h + pad_h, out_h)
+    return stride, max((n - 1) * stride + h + 2 * pad_h, pad_h + n * stride)
+
+
+def width_columns(
+    x_hwc: np.ndarray, kernel: tuple[int, int], pad: tuple[int, int], out: np.ndarray, pad_buffer: np.ndarray
+) -> np.ndarray:
+    """x_hwc, a (N, H, W, C) view in any memory order -> columns (rows*OW, KW*C), written into `out`.
+
+    The input is zero-padded by `pad` (>= 0) into `pad_buffer` (rows, Wp, C), stacked as stacked_grid says,
+    then expanded along the kernel width. The whole buffer is overwritten.
     """
     n, h, w, c = x_hwc.shape
-    (ph, pw) = pad
-    crop_h, crop_w = max(-ph, 0), max(-pw, 0)
-    x_hwc = x_hwc[:, crop_h : h - crop_h, crop_w : w - crop_w]
-    (ph, pw), (h, w) = (max(ph, 0), max(pw, 0)), x_hwc.shape[1:3]
+    (kh, kw), (ph, pw) = kernel, pad
+    stride, rows = stacked_grid(n, h, ph, kh)
     xp = pad_buffer
-    if ph:
-        xp[:, :ph] = 0
-        xp[:, ph + h :] = 0
+    images = xp[ph : ph + n * stride].reshape(n, stride, w + 2 * pw, c)
+    xp[:ph] = 0
+    xp[ph + n * stride :] = 0
+    images[:, h:] = 0
     if pw:
-        xp[:, ph : ph + h, :pw] = 0
-        xp[:, ph : ph + h, pw + w :] = 0
-    xp[:, ph : ph + h, pw : pw + w] = x_hwc
-    ow = xp.shape[2] - kernel_w + 1
-    windows = sliding_window_view(xp, kernel_w, axis=2)  # (N, Hp, OW, C, KW)
-    np.copyto(out.reshape(n, xp.shape[1], ow, kernel_w, c), windows.transpose(0, 1, 2, 4, 3))
-    return out.reshape(-1, kernel_w * c)
-
-
-def padded_hw(in_hw: tuple[int, ...], pad: tuple[int, int]) -> tuple[int, int]:
-    """The (Hp, Wp) of a (H, W) input padded by `pad` on every side (negative: cropped)."""
-    return in_hw[0] + 2 * pad[0], in_hw[1] + 2 * pad[1]
+        images[:, :h, :pw] = 0
+        images[:, :h, pw + w :] = 0
+    images[:, :h, pw : pw + w] = x_hwc
+    ow = xp.shape[1] - kw + 1
+    windows = sliding_window_view(xp, kw, axis=1)  # (rows, OW, C, KW)
+    np.copyto(out.reshape(rows, ow, kw, c), windows.transpose(0, 1, 3, 2))
+    return out.reshape(-1, kw * c)
 
 
 def weight_rows(weights: np.ndarray) -> np.ndarray:
