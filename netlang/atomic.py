@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 
 def _file_mode() -> int:
     """The mode a plain open() would give a new file: 0o666 less the process umask."""
@@ -56,4 +54,6 @@ def write_json(path: str | os.PathLike, value: Any) -> None:
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, Any]) -> None:
     """Write named arrays to an uncompressed .npz atomically (plain arrays only, never pickled objects)."""
+    import numpy as np  # here, not at the top: `netlang check` and `summary` write JSON and must start fast
+
     write_atomically(path, lambda file: np.savez(file, **arrays))
