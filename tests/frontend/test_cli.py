@@ -122,3 +122,14 @@ def test_stdin_spec(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("input 4\naffine 2\n"))
     code, out, _ = run(capsys, "summary", "-")
     assert code == 0 and "affine1" in out
+
+
+def test_check_and_summary_start_without_numpy(tmp_path):
+    # Start-up time is most of `netlang summary`'s run time; numpy alone would add about 0.1 s.
+    code = (
+        "import sys; from netlang.cli import main; "
+        f"assert main(['summary', {str(SIMPLE)!r}]) == 0; assert main(['check', {str(SIMPLE)!r}]) == 0; "
+        "assert 'numpy' not in sys.modules, 'numpy was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
