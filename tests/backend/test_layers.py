@@ -170,3 +170,17 @@ def test_stride_one_convs_with_many_rows_default_to_shifted_columns():
     assert layer.layout == "shifted"
     layer, _ = layer_and_input("conv 2 3x3 stride 2 pad 1", "4x7x7")
     assert layer.layout == "channel_major"
+
+
+def test_shifted_conv_gives_the_same_values_for_either_input_memory_order():
+    layer, x = layer_and_input("conv 3 3x3 pad 1", "5x6x7")
+    layer.needs_input_grad = True
+    pixel_major = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    results = []
+    for given in (x, pixel_major):
+        out = layer.forward(given, train=True)
+        dx = layer.backward(np.cos(out))
+        results.append((out, dx, layer.grads["W"].copy(), layer.grads["b"].copy()))
+    for first, second in zip(*results, strict=True):
+        np.testing.assert_allclose(first, second, rtol=1e-12, atol=1e-12)
+    assert results[1][1].transpose(0, 2, 3, 1).flags.c_contiguous  # dx comes back in x's memory order
