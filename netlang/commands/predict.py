@@ -77,13 +77,13 @@ def _ranked(label: str, row: Any, names: list[str], top: int) -> dict[str, Any]:
 
 
 def _class_names(data: str, outputs: int) -> list[str]:
-    """The data set's class names when it can be loaded without a download, else the class numbers."""
-    from netlang.data import load_dataset
+    """The data set's class names (without loading its images or downloading), else the class numbers."""
+    from netlang.data import class_names
     from netlang.errors import NetlangError
 
     count = max(outputs, 2)
     try:
-        names = load_dataset(data, download=False).classes
+        names = class_names(data)
     except NetlangError:
         names = []
     return [str(name) for name in names] if len(names) == count else [str(i) for i in range(count)]
