@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -124,6 +125,8 @@ def run_config(weights: Path) -> dict[str, Any] | None:
 
 def load_weights(model: Any, weights: Path) -> None:
     """Fill `model` from weights.npz/best.npz (backend format) or a training checkpoint.npz."""
+    if not zipfile.is_zipfile(weights):  # np.load would otherwise talk about pickles for any non-.npz file
+        raise DataError(f"{weights}: not a weights file; expected an .npz archive written by netlang")
     try:
         with np.load(weights, allow_pickle=False) as npz:
             is_checkpoint = "format" in npz.files and str(npz["format"]) == FORMAT

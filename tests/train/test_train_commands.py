@@ -207,3 +207,12 @@ def test_a_diverging_run_stops_with_a_training_error(capsys, tmp_path):
     assert "RuntimeWarning" not in err
     assert load_checkpoint(run / "checkpoint.npz").epoch == 0
     assert not (run / "metrics.jsonl").exists()
+
+
+def test_a_weights_file_that_is_not_npz_is_named_plainly(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("garbage")
+    spec = Path(__file__).resolve().parents[2] / "specs" / "digits_convnet.net"
+    code = main(["eval", str(spec), "--weights", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{bad}: not a weights file; expected an .npz archive written by netlang" in err
