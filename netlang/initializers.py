@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from netlang.errors import SchemaError
+from netlang.ops import ACTIVATIONS, RELU_FAMILY
 
 NAMED_SCHEMES = ("xavier", "xavier_uniform", "he", "he_uniform")
 SIGMA_SCHEMES = ("std", "normal")
 VALID_SCHEMES_TEXT = "std:SIGMA, normal:SIGMA, " + ", ".join(NAMED_SCHEMES) + ", auto"
 
-RELU_FAMILY = frozenset({"relu", "leaky_relu", "prelu", "elu"})
-ACTIVATIONS = RELU_FAMILY | {"sigmoid", "tanh", "swish", "step", "identity", "softmax"}
 WEIGHTED_OPS = frozenset({"conv", "affine"})
 
 

@@ -6,7 +6,7 @@ netlang/shapes.py, NumPy layers in netlang/backend; tests check that the three r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 # Argument kinds, as written in a spec:
@@ -15,7 +15,6 @@ from typing import Any
 #   "size"   a number or HxW pair:         2, 5x5   -> [H, W] in the IR
 #   "choice" one of a fixed set of words:  avg
 #   "word"   any word (checked later):     he, std:0.01
-ARG_KINDS = ("int", "real", "size", "choice", "word")
 
 
 @dataclass(frozen=True)
@@ -36,12 +35,9 @@ class Op:
 
     name: str
     summary: str
-    example: str
     positional: tuple[Arg, ...] = ()
     options: tuple[Arg, ...] = ()
     activation: bool = False
-    forward_only: bool = False
-    aliases: tuple[str, ...] = field(default=())
 
 
 _STRIDE = Arg("stride", "size", "the stride", required=False)
@@ -54,8 +50,8 @@ def _round(*choices: str) -> Arg:
                choices=("exact", *choices))
 
 
-def _activation(name: str, summary: str, *positional: Arg, forward_only: bool = False) -> Op:
-    return Op(name, summary, example=name, positional=positional, activation=True, forward_only=forward_only)
+def _activation(name: str, summary: str, *positional: Arg) -> Op:
+    return Op(name, summary, positional=positional, activation=True)
 
 
 OPS: dict[str, Op] = {
@@ -63,7 +59,6 @@ OPS: dict[str, Op] = {
     for op in (
         Op(
             "conv", "2-D convolution (cross-correlation) with F filters of KHxKW",
-            example="conv 30 5x5 stride 1 pad 0",
             positional=(
                 Arg("filters", "int", "the number of filters"),
                 Arg("kernel", "size", "the kernel size (like 5x5 or 3)"),
@@ -72,7 +67,6 @@ OPS: dict[str, Op] = {
         ),
         Op(
             "pool", "max or average pooling; stride defaults to the window size",
-            example="pool 2",
             positional=(
                 Arg("kind", "choice", "the pooling kind", required=False, default="max", choices=("max", "avg")),
                 Arg("kernel", "size", "the window size (like 2 or 3x3)"),
@@ -81,15 +75,14 @@ OPS: dict[str, Op] = {
         ),
         Op(
             "affine", "fully connected layer with N outputs (flattens its input)",
-            example="affine 100",
             positional=(Arg("units", "int", "the number of outputs"),),
             options=(_INIT,),
         ),
-        Op("flatten", "reshape C×H×W into a vector (row-major)", example="flatten"),
+        Op("flatten", "reshape C×H×W into a vector (row-major)"),
         _activation("relu", "max(0, x)"),
         _activation("sigmoid", "1 / (1 + exp(-x))"),
         _activation("tanh", "hyperbolic tangent"),
-        _activation("step", "1 where x > 0, else 0 (no gradient: inference only)", forward_only=True),
+        _activation("step", "1 where x > 0, else 0 (no gradient: inference only)"),
         _activation("identity", "x unchanged"),
         _activation("swish", "x · sigmoid(x)"),
         _activation("prelu", "leaky ReLU with a learned slope per channel"),
@@ -104,7 +97,6 @@ OPS: dict[str, Op] = {
         ),
         Op(
             "batchnorm", "batch normalisation (per channel on images) with learned scale and shift",
-            example="batchnorm",
             options=(
                 Arg("momentum", "real", "the running-average momentum", required=False, default=0.9),
                 Arg("eps", "real", "the epsilon added to the variance", required=False, default=1e-5),
@@ -112,11 +104,12 @@ OPS: dict[str, Op] = {
         ),
         Op(
             "dropout", "inverted dropout of a fraction RATIO of the units, in training only",
-            example="dropout 0.5",
             positional=(Arg("ratio", "real", "the dropout ratio (like 0.5)"),),
         ),
     )
 }
+
+ACTIVATIONS = frozenset(name for name, op in OPS.items() if op.activation)
 
 # Activations after which He initialisation suits the preceding weights; Xavier otherwise.
 RELU_FAMILY = frozenset({"relu", "leaky_relu", "prelu", "elu"})
