@@ -290,7 +290,8 @@ def add_weight_decay(
     decayed = dict(grads)
     for key, weights in params.items():
         if key.endswith(".W"):
-            penalty += 0.5 * decay * float(np.sum(weights * weights))
+            flat = weights.ravel()  # a view: the squared norm without a temporary array
+            penalty += 0.5 * decay * float(np.dot(flat, flat))
             decayed[key] = grads[key] + decay * weights
     return float(loss) + penalty, decayed
 
