@@ -3,7 +3,9 @@
 Stride-1 layers use width-only columns and row-shifted GEMMs (shifted.py): a third of the copying that full
 columns take, and only the input (not its columns) kept for backward. On DeepConvNet (batch 100, float32,
 two threads, bench/torch_compare.py) that took a training step from 97 to about 75 ms and its peak memory
-from 212 to 85 MB above the pre-step level.
+from 212 to 85 MB above the pre-step level. They run one block of the batch at a time, sized so that a
+block's columns and products stay in cache between the copy and the GEMMs that read them: the step went from
+about 88 to 76 ms (BLOCK_BYTES below, swept with the whole step timed).
 
 Strided layers use channel-major columns (C*KH*KW, N*OH*OW): forward, dW and dx are then ONE large GEMM each,
 which BLAS shares out well over threads; the price is transposing the (smaller) output and output
@@ -27,6 +29,8 @@ class Conv(Layer):
     # (25 rows) took 4.4 ms per-image against 9.4 ms channel-major; DeepConvNet's 16-channel 3x3 layers
     # (144 rows) ran 1.5-2x faster channel-major.
     PER_IMAGE_MAX_ROWS = 32
+    # Width-only columns per block of the batch in the shifted layout (see blocks()).
+    BLOCK_BYTES = 3 << 20
 
     def __init__(self, node, params, buffers):
         super().__init__(node, params, buffers)
@@ -132,34 +136,53 @@ class Conv(Layer):
         np.matmul(flipped, col, out=dx_by_channel.reshape(c, -1))
         return np.ascontiguousarray(dx_by_channel.transpose(1, 0, 2)).reshape(self.x_shape)
 
-    def _forward_shifted(self, x: np.ndarray, train: bool) -> np.ndarray:
-        """forward() on width-only columns, which live in the shared workspace.
+    def block_bytes_per_image(self, x: np.ndarray) -> int:
+        """The bytes of forward's width-only columns for one image of x."""
+        (_, kw), (ph, _), (_, ow) = self.kernel, self.pad, self.out_hw
+        return (x.shape[2] + ph) * ow * kw * x.shape[1] * x.dtype.itemsize
 
-        Training keeps the input instead, for dW: channels-last in its own work array, stacked in the row
-        layout of backward's columns of dout (zero between images).
+    def blocks(self, x: np.ndarray) -> list[slice]:
+        """The batch cut into blocks of equal size (the last one may be smaller) of about BLOCK_BYTES of columns.
+
+        Each block is a whole mini-batch for the NumPy calls (stacked, expanded and multiplied at once); the
+        blocks exist so that its columns, products and padded input stay in cache between those calls.
+        """
+        n = x.shape[0]
+        per_block = max(1, self.BLOCK_BYTES // self.block_bytes_per_image(x))
+        count = -(-n // per_block)
+        size = -(-n // count)
+        return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+    def _forward_shifted(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """forward() on width-only columns, one block of the batch at a time (see blocks()).
+
+        Training keeps the input instead of its columns, for dW: channels-last, one work array per block,
+        stacked in the row layout of backward's columns of dout (zero between images).
         """
         n, c, h, w = x.shape
         # backward returns dx in x's memory order: that of what the layer before saved for its backward
         self.x_pixel_major = x.transpose(0, 2, 3, 1).flags.c_contiguous
-        (kh, kw), (ph, pw) = self.kernel, self.pad
-        stride, rows = stacked_grid(n, h, ph, kh)
-        ow = self.out_hw[1]
-        pad_buffer = self.workspace.array("padded_hwc", (rows, w + 2 * pw, c), x.dtype)
-        columns = width_columns(
-            x.transpose(0, 2, 3, 1),
-            self.kernel,
-            self.pad,
-            self.workspace.array("col", (rows * ow, kw * c), x.dtype),
-            pad_buffer,
-        )
-        if train:
-            _, _, (x_stride, x_rows) = self._input_grad_grid(n)
-            self.x_rows = self.scratch("x_rows", (x_rows, w, c), x.dtype, fill=0.0)
-            images = pad_buffer[ph : ph + n * stride].reshape(n, stride, w + 2 * pw, c)
-            self.x_rows[: n * x_stride].reshape(n, x_stride, w, c)[:, :h] = images[:, :h, pw : pw + w]
-        return self._shifted_images(
-            columns, weight_rows(self.params["W"]), (n, stride) + self.out_hw, self.params["b"], True
-        )
+        (kh, kw), (ph, pw), (oh, ow) = self.kernel, self.pad, self.out_hw
+        filters = self.params["W"].shape[0]
+        weights = weight_rows(self.params["W"])
+        x_hwc = x.transpose(0, 2, 3, 1)
+        out = np.empty((n, oh, ow, filters), dtype=x.dtype)
+        self.block_slices = self.blocks(x)
+        self.x_rows = []
+        for index, block in enumerate(self.block_slices):
+            count = block.stop - block.start
+            stride, rows = stacked_grid(count, h, ph, kh)
+            pad_buffer = self.workspace.array("padded_hwc", (rows, w + 2 * pw, c), x.dtype)
+            col = self.workspace.array("col", (rows * ow, kw * c), x.dtype)
+            columns = width_columns(x_hwc[block], self.kernel, self.pad, col, pad_buffer)
+            if train:
+                _, _, (x_stride, x_rows) = self._input_grad_grid(count)
+                kept = self.scratch(f"x_rows{index}", (x_rows, w, c), x.dtype, fill=0.0)
+                images = pad_buffer[ph : ph + count * stride].reshape(count, stride, w + 2 * pw, c)
+                kept[: count * x_stride].reshape(count, x_stride, w, c)[:, :h] = images[:, :h, pw : pw + w]
+                self.x_rows.append(kept)
+            self._shifted_images(columns, weights, (count, stride, oh, ow), self.params["b"], out[block])
+        return out.transpose(0, 3, 1, 2)
 
     def _input_grad_grid(self, n: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
         """For dx as a transposed convolution: (crop, pad) of dout, and its stacked_grid (stride, rows).
@@ -177,13 +200,13 @@ class Conv(Layer):
         weights_by_row: np.ndarray,
         grid: tuple[int, int, int, int],
         bias: np.ndarray | None,
-        pixel_major: bool,
-    ) -> np.ndarray:
-        """shifted_matmul's rows -> a fresh (N, F, OH, OW) array (plus bias); grid is (N, stride, OH, OW).
+        out: np.ndarray,
+    ) -> None:
+        """shifted_matmul's rows -> out, an (N, OH, OW, F) view (plus bias); grid is (N, stride, OH, OW).
 
-        pixel_major gives the (N, F, OH, OW) transpose of an (N, OH, OW, F) array: no transposing copy here,
-        element-wise layers keep that memory order, and the next convolution reads its input in it. (A whole
-        DeepConvNet step ran 2-3 ms faster so, in alternating runs.)
+        Outputs are written pixel-major: element-wise layers keep that memory order and the next convolution
+        reads its input in it, so no transposing copy is made here. (A whole DeepConvNet step ran 2-3 ms
+        faster so, in alternating runs.)
         """
         n, stride, oh, ow = grid
         kh, filters = weights_by_row.shape[0], weights_by_row.shape[2]
@@ -191,18 +214,13 @@ class Conv(Layer):
         tmp = self.workspace.array("shifted_tmp", (columns.shape[0] - (kh - 1) * ow, filters), columns.dtype)
         shifted_matmul(columns, weights_by_row, ow, rows, tmp)
         by_pixel = rows[: n * stride * ow].reshape(n, stride, ow, filters)[:, :oh]
-        if pixel_major:
-            out = np.empty((n, oh, ow, filters), dtype=columns.dtype)
-        else:
-            out = np.empty((n, filters, oh, ow), dtype=columns.dtype).transpose(0, 2, 3, 1)
         if bias is None:
             np.copyto(out, by_pixel)
         else:
             np.add(by_pixel, bias, out=out)
-        return out.transpose(0, 3, 1, 2)
 
     def _backward_shifted(self, dout: np.ndarray) -> np.ndarray | None:
-        """backward() on width-only columns of dout, padded by K-1-P (cropped if P > K-1).
+        """backward() on width-only columns of dout, padded by K-1-P (cropped if P > K-1), block by block.
 
         dx of a stride-1 convolution is that padded dout correlated with W flipped and channel-swapped: the
         same shifted forward. The columns' rows have the layout of forward's kept input rows, in which
@@ -211,19 +229,27 @@ class Conv(Layer):
         n, filters, oh, ow = dout.shape
         c, h, w = self.x_shape[1:]
         kh, kw = self.kernel
-        (crop_h, crop_w), pad, (stride, rows) = self._input_grad_grid(n)
+        (crop_h, crop_w), pad, _ = self._input_grad_grid(n)
         cropped = dout.transpose(0, 2, 3, 1)[:, crop_h : oh - crop_h, crop_w : ow - crop_w]
-        columns = width_columns(
-            cropped,
-            self.kernel,
-            pad,
-            self.workspace.array("col", (rows * w, kw * filters), dout.dtype),
-            self.workspace.array("padded_hwc", (rows, cropped.shape[2] + 2 * pad[1], filters), dout.dtype),
-        )
-        grad = shifted_weight_grad(columns, self.x_rows.reshape(-1, c), w, kh)  # [kh][(kw, f), c], both flipped
+        flipped = weight_rows(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        if self.needs_input_grad:
+            dx = np.empty((n, h, w, c), dtype=dout.dtype)
+            if not self.x_pixel_major:
+                dx = np.empty((n, c, h, w), dtype=dout.dtype).transpose(0, 2, 3, 1)
+        grad = np.zeros((kh, kw * filters, c), dtype=dout.dtype)  # [kh][(kw, f), c], both flipped
+        for block, x_rows in zip(self.block_slices, self.x_rows, strict=True):
+            count = block.stop - block.start
+            stride, rows = self._input_grad_grid(count)[2]
+            columns = width_columns(
+                cropped[block],
+                self.kernel,
+                pad,
+                self.workspace.array("col", (rows * w, kw * filters), dout.dtype),
+                self.workspace.array("padded_hwc", (rows, cropped.shape[2] + 2 * pad[1], filters), dout.dtype),
+            )
+            grad += shifted_weight_grad(columns, x_rows.reshape(-1, c), w, kh)
+            if self.needs_input_grad:
+                self._shifted_images(columns, flipped, (count, stride, h, w), None, dx[block])
         self.grads["W"] = np.ascontiguousarray(grad[::-1].reshape(kh, kw, filters, c)[:, ::-1].transpose(2, 3, 0, 1))
         self.grads["b"] = dout.sum(axis=(0, 2, 3))
-        if not self.needs_input_grad:
-            return None
-        flipped = weight_rows(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        return self._shifted_images(columns, flipped, (n, stride, h, w), None, self.x_pixel_major)
+        return dx.transpose(0, 3, 1, 2) if self.needs_input_grad else None

@@ -184,3 +184,26 @@ def test_shifted_conv_gives_the_same_values_for_either_input_memory_order():
     for first, second in zip(*results, strict=True):
         np.testing.assert_allclose(first, second, rtol=1e-12, atol=1e-12)
     assert results[1][1].transpose(0, 2, 3, 1).flags.c_contiguous  # dx comes back in x's memory order
+
+
+SHIFTED_CASES = [(spec, shape) for spec, shape in CONV_CASES if "stride" not in spec]
+
+
+@pytest.mark.parametrize("spec, shape", SHIFTED_CASES, ids=[f"{s} on {shape}" for s, shape in SHIFTED_CASES])
+def test_shifted_conv_gives_the_same_values_in_any_number_of_batch_blocks(spec, shape):
+    layer, x = layer_and_input(spec, shape)
+    layer.layout, layer.needs_input_grad = "shifted", True
+    dout = np.cos(np.arange(BATCH * int(np.prod(layer.out_shape)))).reshape((BATCH,) + layer.out_shape)
+    results = []
+    for images_per_block in (BATCH, 2, 1):  # one block; blocks of 2 and 1 images; one per image
+        layer.BLOCK_BYTES = images_per_block * layer.block_bytes_per_image(x)
+        out = layer.forward(x, train=True)
+        assert [b.stop - b.start for b in layer.block_slices] == [images_per_block] * (BATCH // images_per_block) + [
+            BATCH % images_per_block
+        ] * (BATCH % images_per_block > 0)
+        results.append((out, layer.backward(dout), layer.grads["W"].copy(), layer.grads["b"].copy()))
+        errors = check_layer_gradients(layer, x)
+        assert max(errors.values()) < THRESHOLD, (images_per_block, errors)
+    for other in results[1:]:
+        for first, second in zip(results[0], other, strict=True):
+            np.testing.assert_allclose(first, second, rtol=1e-12, atol=1e-12)
