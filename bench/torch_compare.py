@@ -5,7 +5,8 @@
     python bench/torch_compare.py --steps 40 --nets simple --threads 1
 
 Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
-timed in alternating rounds in this one process (so machine load hits both alike); the figure is the median.
+timed in alternating rounds of 4 steps in this one process (so machine load hits both alike). Each time is the
+median over all its steps; the ratio is the median over rounds of the ratio of the two frameworks' medians.
 Memory: each framework runs 3 steps of DeepConvNet in a fresh subprocess, which reports how far its resident
 set size peaked above where it stood before the steps (model and data already built): Linux's VmHWM from
 /proc/self/status, reset through /proc/self/clear_refs just before the steps, minus VmRSS then. (Not
@@ -39,6 +40,7 @@ import numpy as np  # noqa: E402
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 NETS = {"simple": "simple_convnet.net", "deep": "deep_convnet.net"}
 BATCH = 100
+ROUND_STEPS = 4
 
 
 def netlang_step_fn(net: str):
@@ -98,20 +100,30 @@ def torch_step_fn(net: str):
     return step
 
 
-def time_side_by_side(net: str, steps: int, rounds: int = 5) -> dict[str, float]:
-    """Median ms per step for each framework, timed in alternating rounds."""
+def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], float]:
+    """(median ms per step of each framework, median over rounds of the ratio of the two round medians).
+
+    The frameworks take turns in rounds of ROUND_STEPS steps, and each round's ratio compares two medians
+    taken seconds apart, so a burst of load from other machines skews one round, not the figure.
+    """
     steppers = {"netlang": netlang_step_fn(net), "pytorch": torch_step_fn(net)}
     times: dict[str, list[float]] = {name: [] for name in steppers}
+    ratios = []
     for step in steppers.values():
         for _ in range(3):
             step()
-    for _ in range(rounds):
+    for _ in range(max(1, steps // ROUND_STEPS)):
+        medians = {}
         for name, step in steppers.items():
-            for _ in range(max(1, steps // rounds)):
+            round_times = []
+            for _ in range(ROUND_STEPS):
                 start = time.perf_counter()
                 step()
-                times[name].append(1e3 * (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in times.items()}
+                round_times.append(1e3 * (time.perf_counter() - start))
+            times[name] += round_times
+            medians[name] = statistics.median(round_times)
+        ratios.append(medians["netlang"] / medians["pytorch"])
+    return {name: statistics.median(values) for name, values in times.items()}, statistics.median(ratios)
 
 
 def memory_status_kb(field: str) -> int:
@@ -160,8 +172,7 @@ def main() -> None:
     print(f"float32, batch {BATCH}, threads {THREADS}; numpy {np.__version__}, torch {torch.__version__}")
     print(f"{'net':<14} {'netlang ms/step':>16} {'pytorch ms/step':>16} {'ratio':>7}")
     for net in nets:
-        ms = time_side_by_side(net, args.steps)
-        ratio = ms["netlang"] / ms["pytorch"]
+        ms, ratio = time_side_by_side(net, args.steps)
         print(f"{NETS[net].removesuffix('.net'):<14} {ms['netlang']:>16.1f} {ms['pytorch']:>16.1f} {ratio:>7.2f}")
     if "deep" in nets:
         ours, theirs = measure_memory("netlang", "deep"), measure_memory("pytorch", "deep")

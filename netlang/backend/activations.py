@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netlang.backend.base import Layer
+from netlang.backend.base import Layer, memory_order
 from netlang.errors import TrainingError
 
 
@@ -23,12 +23,14 @@ def stable_softmax(x: np.ndarray) -> np.ndarray:
 
 
 class Relu(Layer):
+    keeps_no_io = True
+
     def forward(self, x, train):
-        self.mask = x > 0
-        return x * self.mask
+        self.mask = np.greater(x, 0, out=self.scratch_like("mask", x, bool) if train else None)
+        return np.multiply(x, self.mask, out=self.output(x.shape, x.dtype, x, train, memory_order(x)))
 
     def backward(self, dout):
-        return dout * self.mask
+        return np.multiply(dout, self.mask, out=self.input_grad(dout.shape, dout.dtype, dout, memory_order(dout)))
 
 
 class LeakyRelu(Layer):

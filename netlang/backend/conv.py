@@ -28,6 +28,7 @@ class Conv(Layer):
     # Per-image columns when C*KH*KW is at most this. On two threads, forward + dW of SimpleConvNet's conv1
     # (25 rows) took 4.4 ms per-image against 9.4 ms channel-major; DeepConvNet's 16-channel 3x3 layers
     # (144 rows) ran 1.5-2x faster channel-major.
+    keeps_no_io = True
     PER_IMAGE_MAX_ROWS = 32
     # Width-only columns per block of the batch in the shifted layout (see blocks()).
     BLOCK_BYTES = 3 << 20
@@ -78,12 +79,12 @@ class Conv(Layer):
             "col", x, self.stride, self.pad, self.out_hw, in_training=train, keep=train, per_image=self.per_image
         )
         if self.per_image:
-            out = np.matmul(weights, self.col)
+            out = np.matmul(weights, self.col, out=self.output((n, filters, self.col.shape[2]), x.dtype, x, train))
             out += self.params["b"][:, None]
             return out.reshape((n,) + self.out_shape)
         out_by_filter = self.workspace.array("out", (filters, self.col.shape[1]), x.dtype)
         np.matmul(weights, self.col, out=out_by_filter)
-        out = np.empty((n,) + self.out_shape, dtype=x.dtype)
+        out = self.output((n,) + self.out_shape, x.dtype, x, train)
         by_image = out_by_filter.reshape(filters, n, -1).transpose(1, 0, 2)
         np.add(by_image, self.params["b"][:, None], out=out.reshape(n, filters, -1))  # transpose + bias
         return out
@@ -134,7 +135,9 @@ class Conv(Layer):
         )
         dx_by_channel = self.workspace.array("out", (c, n, h * w), dout_by_filter.dtype)
         np.matmul(flipped, col, out=dx_by_channel.reshape(c, -1))
-        return np.ascontiguousarray(dx_by_channel.transpose(1, 0, 2)).reshape(self.x_shape)
+        dx = self.input_grad(self.x_shape, dout_by_filter.dtype, dout_by_filter)
+        np.copyto(dx.reshape(n, c, h * w), dx_by_channel.transpose(1, 0, 2))
+        return dx
 
     def block_bytes_per_image(self, x: np.ndarray) -> int:
         """The bytes of forward's width-only columns for one image of x."""
@@ -166,7 +169,7 @@ class Conv(Layer):
         filters = self.params["W"].shape[0]
         weights = weight_rows(self.params["W"])
         x_hwc = x.transpose(0, 2, 3, 1)
-        out = np.empty((n, oh, ow, filters), dtype=x.dtype)
+        out = self.output((n, oh, ow, filters), x.dtype, x, train)
         self.block_slices = self.blocks(x)
         self.x_rows = []
         for index, block in enumerate(self.block_slices):
@@ -233,9 +236,7 @@ class Conv(Layer):
         cropped = dout.transpose(0, 2, 3, 1)[:, crop_h : oh - crop_h, crop_w : ow - crop_w]
         flipped = weight_rows(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         if self.needs_input_grad:
-            dx = np.empty((n, h, w, c), dtype=dout.dtype)
-            if not self.x_pixel_major:
-                dx = np.empty((n, c, h, w), dtype=dout.dtype).transpose(0, 2, 3, 1)
+            dx = self.input_grad((n, h, w, c), dout.dtype, dout, None if self.x_pixel_major else (0, 3, 1, 2))
         grad = np.zeros((kh, kw * filters, c), dtype=dout.dtype)  # [kh][(kw, f), c], both flipped
         for block, x_rows in zip(self.block_slices, self.x_rows, strict=True):
             count = block.stop - block.start

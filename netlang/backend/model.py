@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from typing import Any
 
@@ -58,6 +59,24 @@ class Model:
             layer.workspace = self.workspace
         if self.body:
             self.body[0].needs_input_grad = False
+
+    @property
+    def body(self) -> list[Layer]:
+        """The layers a training step runs before the loss, in execution order."""
+        return self._body
+
+    @body.setter
+    def body(self, layers: list[Layer]) -> None:
+        # An array one layer hands to the next, which reads it and keeps no reference to it, is dead after
+        # that and can live in a shared buffer (Layer.output). What the last layer returns reaches the loss
+        # or the caller.
+        self._body = layers
+        for layer in self.layers:
+            layer.hand_on_output = layer.hand_on_input_grad = False
+        for layer, next_layer in itertools.pairwise(layers):
+            layer.hand_on_output = layer.keeps_no_io and next_layer.keeps_no_io
+        for layer in layers:
+            layer.hand_on_input_grad = layer.keeps_no_io
 
     @property
     def rng(self) -> np.random.Generator:

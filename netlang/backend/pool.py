@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from netlang.backend.base import Layer
+from netlang.backend.base import Layer, memory_order
 from netlang.backend.im2col import padded
 
 
 class Pool(Layer):
+    keeps_no_io = True
+
     def __init__(self, node, params, buffers):
         super().__init__(node, params, buffers)
         self.kind = self.args.get("kind", "max")
@@ -53,7 +55,7 @@ class Pool(Layer):
     def forward(self, x, train):
         fill = -np.inf if self.kind == "max" else 0.0
         xp = padded(x, self.pad, self.overhang, fill)
-        self.x_shape = x.shape
+        self.x_shape, self.x_axes = x.shape, memory_order(x)
         if self.kind == "avg":
             total = None
             for _, part in self._offsets(xp):
@@ -62,10 +64,12 @@ class Pool(Layer):
         best = which = None
         for offset, part in self._offsets(xp):
             if best is None:
-                best = part.copy()
+                best = self.output(part.shape, part.dtype, x, train, memory_order(part))
+                np.copyto(best, part)
                 if train:  # only backward needs to know which offset won
                     index_type = np.uint8 if self.kernel[0] * self.kernel[1] <= 256 else np.uint16
-                    which = np.zeros(part.shape, dtype=index_type)
+                    which = self.scratch_like("which", part, index_type)
+                    which[...] = 0
                 continue
             if which is None:
                 np.maximum(best, part, out=best)
@@ -80,9 +84,13 @@ class Pool(Layer):
 
     def backward(self, dout):
         full_shape = self.x_shape[:2] + tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=True))
-        dxp = np.zeros(full_shape, dtype=dout.dtype) if not self.disjoint else np.empty(full_shape, dout.dtype)
-        if self.disjoint and dxp.shape[2:] != tuple(s * o for s, o in zip(self.stride, self.out_hw, strict=True)):
-            dxp[...] = 0  # some input positions are in no window (stride > kernel, or floor rounding)
+        dxp = self.input_grad(full_shape, dout.dtype, dout, self.x_axes)  # dx in x's memory order
+        if not self.disjoint or dxp.shape[2:] != tuple(s * o for s, o in zip(self.stride, self.out_hw, strict=True)):
+            dxp[...] = 0  # windows overlap (gradients are added), or some input positions are in no window
+        if memory_order(dout) != self.x_axes:  # element-wise passes run far faster on one memory layout
+            in_order = self.workspace.array("pool_dout", tuple(dout.shape[axis] for axis in self.x_axes), dout.dtype)
+            np.copyto(in_order.transpose(np.argsort(self.x_axes)), dout)
+            dout = in_order.transpose(np.argsort(self.x_axes))
         share = dout / self.divisor.astype(dout.dtype) if self.kind == "avg" else None
         for offset, part in self._offsets(dxp):
             if self.kind == "avg":

@@ -247,6 +247,31 @@ def test_relu_before_max_pool_runs_after_it_with_identical_results():
         np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-14)
 
 
+def test_arrays_handed_on_through_shared_buffers_change_no_result():
+    spec = (
+        "input 2x10x10\n(conv 4 3x3 pad 1 -> relu) * 2 -> pool 2 -> conv 5 3x3 stride 2 pad 1 -> relu"
+        " -> pool 2 stride 1 -> conv 3 1x1 -> relu -> affine 6 -> dropout 0.3 -> affine 3 -> softmax\n"
+    )
+    shared, fresh = net(spec, dtype="float64"), net(spec, dtype="float64")
+    assert sum(layer.hand_on_output for layer in shared.body) >= 5
+    fresh.body = fresh.body  # the same plan ...
+    for layer in fresh.layers:  # ... then every array fresh
+        layer.hand_on_output = layer.hand_on_input_grad = False
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # the shared buffers carry nothing from step to step
+        x, labels = rng.standard_normal((6, 2, 10, 10)), rng.integers(0, 3, 6)
+        loss_a, grads_a, out_a = shared.loss_and_gradients(x, labels)
+        loss_b, grads_b, out_b = fresh.loss_and_gradients(x, labels)
+        assert loss_a == loss_b
+        np.testing.assert_array_equal(out_a, out_b)
+        for name in grads_a:
+            np.testing.assert_array_equal(grads_a[name], grads_b[name])
+    first = shared.forward(x, train=True)
+    kept = first.copy()
+    shared.forward(2 * x, train=True)
+    np.testing.assert_array_equal(first, kept)  # what the caller gets is its own
+
+
 def test_predict_in_batches_equals_one_inference_forward_and_leaves_training_intact():
     model = net(
         "input 1x8x8\nconv 3 3x3 pad 1 -> batchnorm -> relu -> pool 2 -> affine 4 -> softmax\n", dtype="float64"
