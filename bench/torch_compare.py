@@ -41,6 +41,9 @@ SPECS = Path(__file__).resolve().parents[1] / "specs"
 NETS = {"simple": "simple_convnet.net", "deep": "deep_convnet.net"}
 BATCH = 100
 ROUND_STEPS = 4
+# Idle thread-pool workers spin for a while after their last task (OpenBLAS's for about 0.1 s), taking the
+# cores the other framework's next round needs: each round starts after this pause.
+SETTLE_S = 0.3
 
 
 def netlang_step_fn(net: str):
@@ -115,6 +118,7 @@ def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], float]:
     for _ in range(max(1, steps // ROUND_STEPS)):
         medians = {}
         for name, step in steppers.items():
+            time.sleep(SETTLE_S)
             round_times = []
             for _ in range(ROUND_STEPS):
                 start = time.perf_counter()

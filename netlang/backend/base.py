@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ class Workspace:
 
     def array(self, slot: str, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         """An uninitialised array of `shape` in buffer `slot`, valid until the next request for that slot."""
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         key = (slot, np.dtype(dtype))
         buffer = self._buffers.get(key)
         if buffer is None or buffer.size < size:

@@ -191,9 +191,10 @@ class Conv(Layer):
         for index, block in enumerate(self.block_slices):
             count = block.stop - block.start
             stride, rows = stacked_grid(count, h, ph, kh)
-            pad_buffer = self.workspace.array("padded_hwc", (rows, w + 2 * pw, c), x.dtype)
+            # Layer-owned, so its zero padding is written once.
+            pad_buffer = self.scratch(f"x_stacked{count}", (rows, w + 2 * pw, c), x.dtype, fill=0.0)
             col = self.workspace.array("col", (rows * ow, kw * c), x.dtype)
-            columns = width_columns(x_hwc[block], self.kernel, self.pad, col, pad_buffer)
+            columns = width_columns(x_hwc[block], self.kernel, self.pad, pad_buffer, col)
             if train:
                 _, _, (x_stride, x_rows) = self._input_grad_grid(count)
                 kept = self.scratch(f"x_rows{index}", (x_rows, w, c), x.dtype, fill=0.0)
@@ -257,13 +258,10 @@ class Conv(Layer):
         for block, x_rows in zip(self.block_slices, self.x_rows, strict=True):
             count = block.stop - block.start
             stride, rows = self._input_grad_grid(count)[2]
-            columns = width_columns(
-                cropped[block],
-                self.kernel,
-                pad,
-                self.workspace.array("col", (rows * w, kw * filters), dout.dtype),
-                self.workspace.array("padded_hwc", (rows, cropped.shape[2] + 2 * pad[1], filters), dout.dtype),
-            )
+            stacked_shape = (rows, cropped.shape[2] + 2 * pad[1], filters)
+            stacked = self.scratch(f"dout_stacked{count}", stacked_shape, dout.dtype, fill=0.0)
+            col = self.workspace.array("col", (rows * w, kw * filters), dout.dtype)
+            columns = width_columns(cropped[block], self.kernel, pad, stacked, col)
             grad += shifted_weight_grad(columns, x_rows.reshape(-1, c), w, kh)
             if self.needs_input_grad:
                 self._shifted_images(columns, flipped, (count, stride, h, w), None, dx[block])
