@@ -4,7 +4,8 @@
     (netlang installed, e.g. `pip install -e .`, or PYTHONPATH=. from the repository root)
 
 Layers are listed in the order the model runs them (see netlang/backend/schedule.py), each with its conv
-column layout where it has one. Times are in ms; the first few steps (warm-up) are left out.
+column layout where it has one ("+relu": it applies the relu after it itself, which is then not listed).
+Times are in ms; the first few steps (warm-up) are left out.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def main() -> None:
     total = ms(update)
     for layer in model.body:
         total += ms(forward[layer.name]) + ms(backward[layer.name])
-        layout = getattr(layer, "layout", "")
+        layout = getattr(layer, "layout", "") + ("+relu" if getattr(layer, "fused_relu", False) else "")
         print(f"{layer.name:<12} {layout:<14} {ms(forward[layer.name]):>8.2f} {ms(backward[layer.name]):>9.2f}")
     print(f"{'adam':<27} {ms(update):>8.2f}")
     print(f"{'sum':<27} {total:>8.2f}")

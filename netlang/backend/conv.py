@@ -11,7 +11,11 @@ Strided layers use channel-major columns (C*KH*KW, N*OH*OW): forward, dW and dx 
 which BLAS shares out well over threads; the price is transposing the (smaller) output and output
 gradient between (N, F, ...) and (F, N, ...) order. When C*KH*KW is tiny (a first layer on a 1-channel
 image) that GEMM is mostly memory traffic and threads badly, and one GEMM per image on per-image columns
-(N, C*KH*KW, OH*OW), which yields (N, F, OH*OW) directly, is about twice as fast (measured below)."""
+(N, C*KH*KW, OH*OW), which yields (N, F, OH*OW) directly, is about twice as fast (measured below).
+
+A relu right after a convolution is applied by the convolution itself (fused_relu, set by schedule.py): in the
+shifted layout block by block while the output is in cache, and its mask is applied to the output gradient
+as that is copied into backward's columns. That saves the separate relu's passes over memory."""
 
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ class Conv(Layer):
         self.stride = tuple(self.args.get("stride", (1, 1)))
         self.pad = tuple(self.args.get("pad", (0, 0)))
         self.out_hw = self.out_shape[1:]
+        self.fused_relu = False
         if self.params["W"][0].size <= self.PER_IMAGE_MAX_ROWS:
             self.layout = "per_image"
         elif self.stride == (1, 1):
@@ -97,15 +102,32 @@ class Conv(Layer):
         if self.per_image:
             out = np.matmul(weights, self.col, out=self.output((n, filters, self.col.shape[2]), x.dtype, x, train))
             out += self.params["b"][:, None]
-            return out.reshape((n,) + self.out_shape)
+            return self._relu(out.reshape((n,) + self.out_shape), train)
         out_by_filter = self.workspace.array("out", (filters, self.col.shape[1]), x.dtype)
         np.matmul(weights, self.col, out=out_by_filter)
         out = self.output((n,) + self.out_shape, x.dtype, x, train)
         by_image = out_by_filter.reshape(filters, n, -1).transpose(1, 0, 2)
         np.add(by_image, self.params["b"][:, None], out=out.reshape(n, filters, -1))  # transpose + bias
+        return self._relu(out, train)
+
+    def _relu(self, out: np.ndarray, train: bool) -> np.ndarray:
+        """The fused relu, in place on `out`; in training its mask (out > 0) is kept for backward."""
+        if self.fused_relu:
+            np.maximum(out, 0, out=out)
+            if train:
+                self.relu_mask = np.greater(out, 0, out=self.scratch_like("relu_mask", out, bool))
         return out
 
+    def _masked(self, dout: np.ndarray) -> np.ndarray:
+        """dout times the fused relu's mask (a work array), or dout itself when no relu is fused."""
+        if not self.fused_relu:
+            return dout
+        masked = self.workspace.array("masked_dout", dout.shape, dout.dtype)
+        return np.multiply(dout, self.relu_mask, out=masked)
+
     def backward(self, dout):
+        if self.layout != "shifted":
+            dout = self._masked(dout)
         if self.per_image:
             return self._backward_per_image(dout)
         if self.layout == "shifted":
@@ -186,6 +208,7 @@ class Conv(Layer):
         weights = weight_rows(self.params["W"])
         x_hwc = x.transpose(0, 2, 3, 1)
         out = self.output((n, oh, ow, filters), x.dtype, x, train)
+        mask = self.scratch("relu_mask", out.shape, bool) if self.fused_relu and train else None
         self.block_slices = self.blocks(x)
         self.x_rows = []
         for index, block in enumerate(self.block_slices):
@@ -202,6 +225,12 @@ class Conv(Layer):
                 kept[: count * x_stride].reshape(count, x_stride, w, c)[:, :h] = images[:, :h, pw : pw + w]
                 self.x_rows.append(kept)
             self._shifted_images(columns, weights, (count, stride, oh, ow), self.params["b"], out[block])
+            if self.fused_relu:  # while the block is in cache
+                np.maximum(out[block], 0, out=out[block])
+                if mask is not None:
+                    np.greater(out[block], 0, out=mask[block])
+        if mask is not None:
+            self.relu_mask = mask.transpose(0, 3, 1, 2)
         return out.transpose(0, 3, 1, 2)
 
     def _input_grad_grid(self, n: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -250,6 +279,14 @@ class Conv(Layer):
         c, h, w = self.x_shape[1:]
         kh, kw = self.kernel
         (crop_h, crop_w), pad, _ = self._input_grad_grid(n)
+        # The fused relu's mask is applied as dout is copied into the columns, and the bias gradient summed
+        # from those copies, unless the copies leave out a cropped border.
+        mask = None
+        if self.fused_relu and crop_h == crop_w == 0:
+            mask = self.relu_mask.transpose(0, 2, 3, 1)
+        else:
+            dout = self._masked(dout)
+        bias_grad = np.zeros(filters, dout.dtype)
         cropped = dout.transpose(0, 2, 3, 1)[:, crop_h : oh - crop_h, crop_w : ow - crop_w]
         flipped = weight_rows(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         if self.needs_input_grad:
@@ -261,10 +298,13 @@ class Conv(Layer):
             stacked_shape = (rows, cropped.shape[2] + 2 * pad[1], filters)
             stacked = self.scratch(f"dout_stacked{count}", stacked_shape, dout.dtype, fill=0.0)
             col = self.workspace.array("col", (rows * w, kw * filters), dout.dtype)
-            columns = width_columns(cropped[block], self.kernel, pad, stacked, col)
+            block_mask = None if mask is None else mask[block]
+            columns = width_columns(cropped[block], self.kernel, pad, stacked, col, block_mask)
+            if mask is not None:
+                bias_grad += np.ones(stacked.size // filters, dout.dtype) @ stacked.reshape(-1, filters)
             grad += shifted_weight_grad(columns, x_rows.reshape(-1, c), w, kh)
             if self.needs_input_grad:
                 self._shifted_images(columns, flipped, (count, stride, h, w), None, dx[block])
         self.grads["W"] = np.ascontiguousarray(grad[::-1].reshape(kh, kw, filters, c)[:, ::-1].transpose(2, 3, 0, 1))
-        self.grads["b"] = channel_sums(dout)
+        self.grads["b"] = channel_sums(dout) if mask is None else bias_grad
         return dx.transpose(0, 3, 1, 2) if self.needs_input_grad else None

@@ -21,4 +21,18 @@ def execution_order(layers: list[Layer]) -> list[Layer]:
             i += 2
         else:
             i += 1
-    return order
+    return fuse_relus(order)
+
+
+def fuse_relus(order: list[Layer]) -> list[Layer]:
+    """`order` without each relu that directly follows a conv, which then applies the relu itself (fused_relu).
+
+    Flags are only ever set: a model's body and pipeline, each planned by execution_order, agree on them.
+    """
+    kept: list[Layer] = []
+    for layer in order:
+        if layer.node["op"] == "relu" and kept and kept[-1].node["op"] == "conv":
+            kept[-1].fused_relu = True
+        else:
+            kept.append(layer)
+    return kept

@@ -36,18 +36,27 @@ def stacked_grid(n: int, h: int, pad_h: int, kernel_h: int) -> tuple[int, int]:
 
 
 def width_columns(
-    x_hwc: np.ndarray, kernel: tuple[int, int], pad: tuple[int, int], stacked: np.ndarray, out: np.ndarray
+    x_hwc: np.ndarray,
+    kernel: tuple[int, int],
+    pad: tuple[int, int],
+    stacked: np.ndarray,
+    out: np.ndarray,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """x_hwc, a (N, H, W, C) view in any memory order -> columns (rows*OW, KW*C), written into `out`.
 
     The images are copied into `stacked`, a C-contiguous (rows, W + 2*pad_w, C) array laid out as stacked_grid
     says, whose padding must be zero: only the images' places are written. That is then expanded along the
-    kernel width.
+    kernel width. With a boolean `mask` shaped like x_hwc, the images are multiplied by it as they are copied.
     """
     n, h, w, c = x_hwc.shape
     (kh, kw), (ph, pw) = kernel, pad
     stride, rows = stacked_grid(n, h, ph, kh)
-    stacked[ph : ph + n * stride].reshape(n, stride, w + 2 * pw, c)[:, :h, pw : pw + w] = x_hwc
+    images = stacked[ph : ph + n * stride].reshape(n, stride, w + 2 * pw, c)[:, :h, pw : pw + w]
+    if mask is None:
+        images[...] = x_hwc
+    else:
+        np.multiply(x_hwc, mask, out=images)
     ow = stacked.shape[1] - kw + 1
     item = stacked.itemsize
     # (rows, OW, KW, C) windows: a strided view made directly (sliding_window_view costs tens of microseconds).

@@ -272,6 +272,30 @@ def test_arrays_handed_on_through_shared_buffers_change_no_result():
     np.testing.assert_array_equal(first, kept)  # what the caller gets is its own
 
 
+@pytest.mark.parametrize("layout", ["shifted", "per_image", "channel_major"])
+def test_a_relu_fused_into_the_conv_before_it_changes_no_result(layout):
+    # pad 3 > kernel - 1 makes the shifted layout crop dout, which takes the other way to the bias gradient
+    spec = "input 3x6x6\nconv 4 3x3 pad 1 -> relu -> conv 2 3x3 pad 3 -> relu -> affine 3 -> softmax\n"
+    fused, separate = net(spec, dtype="float64"), net(spec, dtype="float64")
+    assert [layer.node["op"] for layer in fused.body] == ["conv", "conv", "flatten", "affine"]
+    separate.body, separate.pipeline = separate.layers[:-1], separate.layers
+    for model in (fused, separate):
+        for layer in model.layers:
+            if layer.node["op"] == "conv":
+                layer.layout, layer.BLOCK_BYTES = layout, 1  # one image per block
+    for layer in separate.layers:
+        layer.fused_relu = False
+    x = np.random.default_rng(0).standard_normal((3, 3, 6, 6))
+    labels = np.array([0, 1, 2])
+    loss_a, grads_a, out_a = fused.loss_and_gradients(x, labels)
+    loss_b, grads_b, out_b = separate.loss_and_gradients(x, labels)
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
+    for name in grads_a:
+        np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(fused.forward(x, train=False), separate.forward(x, train=False), rtol=1e-12)
+
+
 def test_predict_in_batches_equals_one_inference_forward_and_leaves_training_intact():
     model = net(
         "input 1x8x8\nconv 3 3x3 pad 1 -> batchnorm -> relu -> pool 2 -> affine 4 -> softmax\n", dtype="float64"
