@@ -23,7 +23,15 @@ import numpy as np
 
 from netlang.backend.base import Layer
 from netlang.backend.im2col import col2im, im2col
-from netlang.backend.shifted import shifted_matmul, shifted_weight_grad, stacked_grid, weight_rows, width_columns
+from netlang.backend.shifted import (
+    expand_width,
+    shifted_matmul,
+    shifted_weight_grad,
+    stacked_grid,
+    stacked_images,
+    weight_rows,
+    width_columns,
+)
 
 
 def channel_sums(a: np.ndarray) -> np.ndarray:
@@ -60,12 +68,23 @@ class Conv(Layer):
         self.pad = tuple(self.args.get("pad", (0, 0)))
         self.out_hw = self.out_shape[1:]
         self.fused_relu = False
+        self.fused_pool = None  # a max Pool layer whose work this layer does (schedule.py)
         if self.params["W"][0].size <= self.PER_IMAGE_MAX_ROWS:
             self.layout = "per_image"
         elif self.stride == (1, 1):
             self.layout = "shifted"
         else:
             self.layout = "channel_major"
+
+    @property
+    def fused_out_shape(self) -> tuple[int, ...]:
+        """The shape of what forward returns: the fused pool's output shape if there is one, else out_shape."""
+        return self.out_shape if self.fused_pool is None else self.fused_pool.out_shape
+
+    def can_fuse_pool(self, pool: Layer) -> bool:
+        """Whether forward can pool its own output with `pool` (shifted layout, dout never cropped)."""
+        uncropped = all(p <= k - 1 for p, k in zip(self.pad, self.kernel, strict=True))
+        return self.layout == "shifted" and uncropped and pool.node["op"] == "pool" and pool.fusable
 
     @property
     def per_image(self) -> bool:
@@ -197,6 +216,8 @@ class Conv(Layer):
     def _forward_shifted(self, x: np.ndarray, train: bool) -> np.ndarray:
         """forward() on width-only columns, one block of the batch at a time (see blocks()).
 
+        A fused max pool and relu are applied to each block's output while it is in cache; with a pool, the
+        convolution's own output is never written out (its bias is added after pooling, which commutes).
         Training keeps the input instead of its columns, for dW: channels-last, one work array per block,
         stacked in the row layout of backward's columns of dout (zero between images).
         """
@@ -204,11 +225,12 @@ class Conv(Layer):
         # backward returns dx in x's memory order: that of what the layer before saved for its backward
         self.x_pixel_major = x.transpose(0, 2, 3, 1).flags.c_contiguous
         (kh, kw), (ph, pw), (oh, ow) = self.kernel, self.pad, self.out_hw
-        filters = self.params["W"].shape[0]
+        pool, bias = self.fused_pool, self.params["b"]
         weights = weight_rows(self.params["W"])
         x_hwc = x.transpose(0, 2, 3, 1)
-        out = self.output((n, oh, ow, filters), x.dtype, x, train)
+        out = self.output((n,) + self.fused_out_shape[1:] + self.fused_out_shape[:1], x.dtype, x, train)
         mask = self.scratch("relu_mask", out.shape, bool) if self.fused_relu and train else None
+        which = self.scratch("pool_which", out.shape, pool.index_type) if pool is not None and train else None
         self.block_slices = self.blocks(x)
         self.x_rows = []
         for index, block in enumerate(self.block_slices):
@@ -221,16 +243,22 @@ class Conv(Layer):
             if train:
                 _, _, (x_stride, x_rows) = self._input_grad_grid(count)
                 kept = self.scratch(f"x_rows{index}", (x_rows, w, c), x.dtype, fill=0.0)
-                images = pad_buffer[ph : ph + count * stride].reshape(count, stride, w + 2 * pw, c)
-                kept[: count * x_stride].reshape(count, x_stride, w, c)[:, :h] = images[:, :h, pw : pw + w]
+                images = stacked_images(pad_buffer, count, h, self.pad, kh)
+                kept[: count * x_stride].reshape(count, x_stride, w, c)[:, :h] = images
                 self.x_rows.append(kept)
-            self._shifted_images(columns, weights, (count, stride, oh, ow), self.params["b"], out[block])
-            if self.fused_relu:  # while the block is in cache
+            pixels = self._shifted_pixels(columns, weights, (count, stride, oh, ow))
+            if pool is None:
+                np.add(pixels, bias, out=out[block])
+            else:
+                block_which = None if which is None else which[block].transpose(0, 3, 1, 2)
+                pool.max_forward(pixels.transpose(0, 3, 1, 2), out[block].transpose(0, 3, 1, 2), block_which)
+                out[block] += bias
+            if self.fused_relu:
                 np.maximum(out[block], 0, out=out[block])
                 if mask is not None:
                     np.greater(out[block], 0, out=mask[block])
-        if mask is not None:
-            self.relu_mask = mask.transpose(0, 3, 1, 2)
+        self.relu_mask = None if mask is None else mask.transpose(0, 3, 1, 2)
+        self.pool_which = which
         return out.transpose(0, 3, 1, 2)
 
     def _input_grad_grid(self, n: int) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -243,30 +271,21 @@ class Conv(Layer):
         pad = (max(kh - 1 - ph, 0), max(kw - 1 - pw, 0))
         return crop, pad, stacked_grid(n, oh - 2 * crop[0], pad[0], kh)
 
-    def _shifted_images(
-        self,
-        columns: np.ndarray,
-        weights_by_row: np.ndarray,
-        grid: tuple[int, int, int, int],
-        bias: np.ndarray | None,
-        out: np.ndarray,
-    ) -> None:
-        """shifted_matmul's rows -> out, an (N, OH, OW, F) view (plus bias); grid is (N, stride, OH, OW).
+    def _shifted_pixels(
+        self, columns: np.ndarray, weights_by_row: np.ndarray, grid: tuple[int, int, int, int]
+    ) -> np.ndarray:
+        """shifted_matmul's rows as an (N, OH, OW, F) view of a work array; grid is (N, stride, OH, OW).
 
-        Outputs are written pixel-major: element-wise layers keep that memory order and the next convolution
-        reads its input in it, so no transposing copy is made here. (A whole DeepConvNet step ran 2-3 ms
-        faster so, in alternating runs.)
+        Outputs are pixel-major: element-wise layers keep that memory order and the next convolution reads
+        its input in it, so no transposing copy is made. (A whole DeepConvNet step ran 2-3 ms faster so, in
+        alternating runs.)
         """
         n, stride, oh, ow = grid
         kh, filters = weights_by_row.shape[0], weights_by_row.shape[2]
         rows = self.workspace.array("shifted_out", (columns.shape[0], filters), columns.dtype)
         tmp = self.workspace.array("shifted_tmp", (columns.shape[0] - (kh - 1) * ow, filters), columns.dtype)
         shifted_matmul(columns, weights_by_row, ow, rows, tmp)
-        by_pixel = rows[: n * stride * ow].reshape(n, stride, ow, filters)[:, :oh]
-        if bias is None:
-            np.copyto(out, by_pixel)
-        else:
-            np.add(by_pixel, bias, out=out)
+        return rows[: n * stride * ow].reshape(n, stride, ow, filters)[:, :oh]
 
     def _backward_shifted(self, dout: np.ndarray) -> np.ndarray | None:
         """backward() on width-only columns of dout, padded by K-1-P (cropped if P > K-1), block by block.
@@ -274,37 +293,47 @@ class Conv(Layer):
         dx of a stride-1 convolution is that padded dout correlated with W flipped and channel-swapped: the
         same shifted forward. The columns' rows have the layout of forward's kept input rows, in which
         dW[f, c, kh, kw] = sum over rows q of x_rows[q, c] * dout_columns[q + (KH-1-kh)*W, (KW-1-kw)*F + f].
+        A fused relu's mask, and a fused pool's routing, are applied as dout is put into the stack the
+        columns are expanded from, and the bias gradient is summed from those stacks, unless dout is cropped.
         """
-        n, filters, oh, ow = dout.shape
+        n, filters = dout.shape[:2]
         c, h, w = self.x_shape[1:]
-        kh, kw = self.kernel
+        (kh, kw), (oh, ow), pool = self.kernel, self.out_hw, self.fused_pool
         (crop_h, crop_w), pad, _ = self._input_grad_grid(n)
-        # The fused relu's mask is applied as dout is copied into the columns, and the bias gradient summed
-        # from those copies, unless the copies leave out a cropped border.
+        cropping = crop_h > 0 or crop_w > 0  # never with a fused pool
         mask = None
-        if self.fused_relu and crop_h == crop_w == 0:
+        if self.fused_relu and not cropping:
             mask = self.relu_mask.transpose(0, 2, 3, 1)
         else:
             dout = self._masked(dout)
-        bias_grad = np.zeros(filters, dout.dtype)
-        cropped = dout.transpose(0, 2, 3, 1)[:, crop_h : oh - crop_h, crop_w : ow - crop_w]
+        dout_hwc = dout.transpose(0, 2, 3, 1)[:, crop_h : oh - crop_h, crop_w : ow - crop_w]
         flipped = weight_rows(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         if self.needs_input_grad:
             dx = self.input_grad((n, h, w, c), dout.dtype, dout, None if self.x_pixel_major else (0, 3, 1, 2))
         grad = np.zeros((kh, kw * filters, c), dtype=dout.dtype)  # [kh][(kw, f), c], both flipped
+        bias_grad = np.zeros(filters, dout.dtype)
         for block, x_rows in zip(self.block_slices, self.x_rows, strict=True):
             count = block.stop - block.start
             stride, rows = self._input_grad_grid(count)[2]
-            stacked_shape = (rows, cropped.shape[2] + 2 * pad[1], filters)
+            stacked_shape = (rows, ow - 2 * crop_w + 2 * pad[1], filters)
             stacked = self.scratch(f"dout_stacked{count}", stacked_shape, dout.dtype, fill=0.0)
             col = self.workspace.array("col", (rows * w, kw * filters), dout.dtype)
             block_mask = None if mask is None else mask[block]
-            columns = width_columns(cropped[block], self.kernel, pad, stacked, col, block_mask)
-            if mask is not None:
+            if pool is None:
+                columns = width_columns(dout_hwc[block], self.kernel, pad, stacked, col, block_mask)
+            else:
+                pooled = dout_hwc[block]
+                if block_mask is not None:
+                    masked = self.workspace.array("masked_dout", pooled.shape, pooled.dtype)
+                    pooled = np.multiply(pooled, block_mask, out=masked)
+                images = stacked_images(stacked, count, oh, pad, kh).transpose(0, 3, 1, 2)
+                pool.max_backward(pooled.transpose(0, 3, 1, 2), self.pool_which[block].transpose(0, 3, 1, 2), images)
+                columns = expand_width(stacked, kw, col)
+            if not cropping:
                 bias_grad += np.ones(stacked.size // filters, dout.dtype) @ stacked.reshape(-1, filters)
             grad += shifted_weight_grad(columns, x_rows.reshape(-1, c), w, kh)
             if self.needs_input_grad:
-                self._shifted_images(columns, flipped, (count, stride, h, w), None, dx[block])
+                np.copyto(dx[block], self._shifted_pixels(columns, flipped, (count, stride, h, w)))
         self.grads["W"] = np.ascontiguousarray(grad[::-1].reshape(kh, kw, filters, c)[:, ::-1].transpose(2, 3, 0, 1))
-        self.grads["b"] = channel_sums(dout) if mask is None else bias_grad
+        self.grads["b"] = channel_sums(dout) if cropping else bias_grad
         return dx.transpose(0, 3, 1, 2) if self.needs_input_grad else None

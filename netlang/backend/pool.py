@@ -52,6 +52,47 @@ class Pool(Layer):
             for j in range(kw):
                 yield i * kw + j, xp[:, :, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
 
+    @property
+    def index_type(self) -> type:
+        """The dtype of `which`: the number of the offset (in window order) that won each window."""
+        return np.uint8 if self.kernel[0] * self.kernel[1] <= 256 else np.uint16
+
+    @property
+    def fusable(self) -> bool:
+        """Whether a conv can pool its own output with max_forward/max_backward: max, no padding, no overhang."""
+        return self.kind == "max" and self.pad == (0, 0) and self.overhang == (0, 0)
+
+    def max_forward(self, xp: np.ndarray, best: np.ndarray, which: np.ndarray | None) -> None:
+        """The maximum of each window of xp (already padded) into `best`; if `which` is given, which offset
+        held it (the first in window order on a tie)."""
+        for offset, part in self._offsets(xp):
+            if offset == 0:
+                np.copyto(best, part)
+                if which is not None:
+                    which[...] = 0
+            elif which is None:
+                np.maximum(best, part, out=best)
+            else:
+                # (np.copyto(..., where=) and np.where are several times slower than this arithmetic on masks.)
+                better = np.greater(part, best)  # strict: a tie keeps the earlier offset
+                np.maximum(best, part, out=best)
+                np.multiply(which, ~better, out=which)
+                which += better.view(np.uint8) * which.dtype.type(offset)
+
+    def max_backward(self, dout: np.ndarray, which: np.ndarray, dxp: np.ndarray) -> None:
+        """Each output gradient into `dxp` (padded input shape) at the one input `which` says won its window."""
+        self._clear_uncovered(dxp)
+        for offset, part in self._offsets(dxp):
+            if self.disjoint:
+                np.multiply(dout, which == offset, out=part)
+            else:
+                part += dout * (which == offset)
+
+    def _clear_uncovered(self, dxp: np.ndarray) -> None:
+        """Zero dxp unless the windows tile it exactly, each of its elements written once by backward."""
+        if not self.disjoint or dxp.shape[2:] != tuple(s * o for s, o in zip(self.stride, self.out_hw, strict=True)):
+            dxp[...] = 0  # windows overlap (gradients are added), or some input positions are in no window
+
     def forward(self, x, train):
         fill = -np.inf if self.kind == "max" else 0.0
         xp = padded(x, self.pad, self.overhang, fill)
@@ -61,46 +102,29 @@ class Pool(Layer):
             for _, part in self._offsets(xp):
                 total = part.copy() if total is None else np.add(total, part, out=total)
             return total / self.divisor.astype(x.dtype)
-        best = which = None
-        for offset, part in self._offsets(xp):
-            if best is None:
-                best = self.output(part.shape, part.dtype, x, train, memory_order(part))
-                np.copyto(best, part)
-                if train:  # only backward needs to know which offset won
-                    index_type = np.uint8 if self.kernel[0] * self.kernel[1] <= 256 else np.uint16
-                    which = self.scratch_like("which", part, index_type)
-                    which[...] = 0
-                continue
-            if which is None:
-                np.maximum(best, part, out=best)
-                continue
-            # (np.copyto(..., where=) and np.where are several times slower than this arithmetic on masks.)
-            better = np.greater(part, best)  # strict: a tie keeps the earlier offset
-            np.maximum(best, part, out=best)
-            np.multiply(which, ~better, out=which)
-            which += better.view(np.uint8) * which.dtype.type(offset)
-        self.which = which
+        part = next(self._offsets(xp))[1]
+        best = self.output(part.shape, part.dtype, x, train, memory_order(part))
+        # only backward needs to know which offset won
+        self.which = self.scratch_like("which", part, self.index_type) if train else None
+        self.max_forward(xp, best, self.which)
         return best
 
     def backward(self, dout):
         full_shape = self.x_shape[:2] + tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=True))
         dxp = self.input_grad(full_shape, dout.dtype, dout, self.x_axes)  # dx in x's memory order
-        if not self.disjoint or dxp.shape[2:] != tuple(s * o for s, o in zip(self.stride, self.out_hw, strict=True)):
-            dxp[...] = 0  # windows overlap (gradients are added), or some input positions are in no window
         if memory_order(dout) != self.x_axes:  # element-wise passes run far faster on one memory layout
             in_order = self.workspace.array("pool_dout", tuple(dout.shape[axis] for axis in self.x_axes), dout.dtype)
             np.copyto(in_order.transpose(np.argsort(self.x_axes)), dout)
             dout = in_order.transpose(np.argsort(self.x_axes))
-        share = dout / self.divisor.astype(dout.dtype) if self.kind == "avg" else None
-        for offset, part in self._offsets(dxp):
-            if self.kind == "avg":
-                gradient = share
-            else:
-                gradient = np.multiply(dout, self.which == offset, out=part if self.disjoint else None)
-            if self.disjoint:
-                if gradient is not part:
-                    part[...] = gradient
-            else:
-                part += gradient
+        if self.kind == "max":
+            self.max_backward(dout, self.which, dxp)
+        else:
+            self._clear_uncovered(dxp)
+            share = dout / self.divisor.astype(dout.dtype)
+            for _, part in self._offsets(dxp):
+                if self.disjoint:
+                    part[...] = share
+                else:
+                    part += share
         (ph, pw), (_, _, h, w) = self.pad, self.x_shape
         return dxp[:, :, ph : ph + h, pw : pw + w]

@@ -21,18 +21,27 @@ def execution_order(layers: list[Layer]) -> list[Layer]:
             i += 2
         else:
             i += 1
-    return fuse_relus(order)
+    return fuse_into_convs(order)
 
 
-def fuse_relus(order: list[Layer]) -> list[Layer]:
-    """`order` without each relu that directly follows a conv, which then applies the relu itself (fused_relu).
+def fuse_into_convs(order: list[Layer]) -> list[Layer]:
+    """`order` without the layers a conv does the work of itself: a max pool right after it, if it can
+    (Conv.can_fuse_pool), then a relu right after that.
 
-    Flags are only ever set: a model's body and pipeline, each planned by execution_order, agree on them.
+    Each call decides afresh: a model's body and pipeline, each planned by execution_order, get the same.
     """
-    kept: list[Layer] = []
     for layer in order:
-        if layer.node["op"] == "relu" and kept and kept[-1].node["op"] == "conv":
-            kept[-1].fused_relu = True
+        if layer.node["op"] == "conv":
+            layer.fused_pool, layer.fused_relu = None, False
+    kept: list[Layer] = []
+    absorbed: dict[int, str] = {}  # id of a conv -> the op it last took in, in this pass
+    for layer in order:
+        conv = kept[-1] if kept and kept[-1].node["op"] == "conv" else None
+        took = absorbed.get(id(conv))
+        if conv is not None and took is None and conv.can_fuse_pool(layer):
+            conv.fused_pool, absorbed[id(conv)] = layer, "pool"
+        elif conv is not None and took != "relu" and layer.node["op"] == "relu":
+            conv.fused_relu, absorbed[id(conv)] = True, "relu"
         else:
             kept.append(layer)
     return kept

@@ -35,6 +35,24 @@ def stacked_grid(n: int, h: int, pad_h: int, kernel_h: int) -> tuple[int, int]:
     return stride, max((n - 1) * stride + h + 2 * pad_h, pad_h + n * stride)
 
 
+def stacked_images(stacked: np.ndarray, n: int, h: int, pad: tuple[int, int], kernel_h: int) -> np.ndarray:
+    """The (N, H, W, C) view of the images' places in `stacked`, a (rows, W + 2*pad_w, C) stack (stacked_grid)."""
+    (ph, pw), (_, wp, c) = pad, stacked.shape
+    stride = stacked_grid(n, h, ph, kernel_h)[0]
+    return stacked[ph : ph + n * stride].reshape(n, stride, wp, c)[:, :h, pw : wp - pw]
+
+
+def expand_width(stacked: np.ndarray, kernel_w: int, out: np.ndarray) -> np.ndarray:
+    """A C-contiguous stack (rows, Wp, C) -> its width-only columns (rows*OW, KW*C), written into `out`."""
+    rows, wp, c = stacked.shape
+    ow, item = wp - kernel_w + 1, stacked.itemsize
+    # (rows, OW, KW, C) windows: a strided view made directly (sliding_window_view costs tens of microseconds).
+    strides = (wp * c * item, c * item, c * item, item)
+    windows = np.ndarray((rows, ow, kernel_w, c), stacked.dtype, stacked, strides=strides)
+    np.copyto(out.reshape(rows, ow, kernel_w, c), windows)
+    return out.reshape(-1, kernel_w * c)
+
+
 def width_columns(
     x_hwc: np.ndarray,
     kernel: tuple[int, int],
@@ -49,22 +67,12 @@ def width_columns(
     says, whose padding must be zero: only the images' places are written. That is then expanded along the
     kernel width. With a boolean `mask` shaped like x_hwc, the images are multiplied by it as they are copied.
     """
-    n, h, w, c = x_hwc.shape
-    (kh, kw), (ph, pw) = kernel, pad
-    stride, rows = stacked_grid(n, h, ph, kh)
-    images = stacked[ph : ph + n * stride].reshape(n, stride, w + 2 * pw, c)[:, :h, pw : pw + w]
+    images = stacked_images(stacked, x_hwc.shape[0], x_hwc.shape[1], pad, kernel[0])
     if mask is None:
         images[...] = x_hwc
     else:
         np.multiply(x_hwc, mask, out=images)
-    ow = stacked.shape[1] - kw + 1
-    item = stacked.itemsize
-    # (rows, OW, KW, C) windows: a strided view made directly (sliding_window_view costs tens of microseconds).
-    windows = np.ndarray(
-        (rows, ow, kw, c), stacked.dtype, stacked, strides=(stacked.shape[1] * c * item, c * item, c * item, item)
-    )
-    np.copyto(out.reshape(rows, ow, kw, c), windows)
-    return out.reshape(-1, kw * c)
+    return expand_width(stacked, kernel[1], out)
 
 
 def weight_rows(weights: np.ndarray) -> np.ndarray:

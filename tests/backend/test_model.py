@@ -8,6 +8,7 @@ import pytest
 from netlang.backend import build
 from netlang.backend.gradcheck import check_model_gradients
 from netlang.backend.im2col import im2col
+from netlang.backend.schedule import execution_order
 from netlang.compiler import compile_ir
 from netlang.errors import DataError, SchemaError, TrainingError
 
@@ -272,20 +273,35 @@ def test_arrays_handed_on_through_shared_buffers_change_no_result():
     np.testing.assert_array_equal(first, kept)  # what the caller gets is its own
 
 
-@pytest.mark.parametrize("layout", ["shifted", "per_image", "channel_major"])
-def test_a_relu_fused_into_the_conv_before_it_changes_no_result(layout):
+FUSION_SPECS = [
     # pad 3 > kernel - 1 makes the shifted layout crop dout, which takes the other way to the bias gradient
-    spec = "input 3x6x6\nconv 4 3x3 pad 1 -> relu -> conv 2 3x3 pad 3 -> relu -> affine 3 -> softmax\n"
+    "input 3x6x6\nconv 4 3x3 pad 1 -> relu -> conv 2 3x3 pad 3 -> relu -> affine 3 -> softmax\n",
+    # a max pool (with the relu before it, moved after it) fused into the conv; the next one cannot be
+    "input 2x8x8\nconv 4 3x3 pad 1 -> relu -> pool 2 -> conv 3 3x3 pad 1 -> relu -> pool 2 pad 1 -> affine 3\n",
+    # overlapping windows (gradients added), and floor rounding (a row and column in no window)
+    "input 2x7x7\nconv 3 3x3 pad 1 -> pool 3 stride 2 -> relu -> conv 3 2x2 pad 1 -> pool 2 round floor"
+    " -> affine 3\n",
+]
+
+
+@pytest.mark.parametrize("layout", ["shifted", "per_image", "channel_major"])
+@pytest.mark.parametrize("spec", FUSION_SPECS, ids=["relu", "pool", "overlapping pool"])
+def test_layers_fused_into_the_conv_before_them_change_no_result(spec, layout):
     fused, separate = net(spec, dtype="float64"), net(spec, dtype="float64")
-    assert [layer.node["op"] for layer in fused.body] == ["conv", "conv", "flatten", "affine"]
-    separate.body, separate.pipeline = separate.layers[:-1], separate.layers
     for model in (fused, separate):
         for layer in model.layers:
             if layer.node["op"] == "conv":
                 layer.layout, layer.BLOCK_BYTES = layout, 1  # one image per block
-    for layer in separate.layers:
-        layer.fused_relu = False
-    x = np.random.default_rng(0).standard_normal((3, 3, 6, 6))
+    fused.body = fused_order = execution_order(fused.layers[:-1] if "softmax" in spec else fused.layers)
+    fused.pipeline = execution_order(fused.layers)
+    if layout == "shifted":
+        assert len(fused_order) < len(fused.layers) - 1
+    separate.body, separate.pipeline = separate.layers[:-1] if "softmax" in spec else separate.layers, separate.layers
+    for name, value in fused.params.items():  # biases away from zero too
+        value[...] = separate.params[name] + 0.1 * np.random.default_rng(len(name)).standard_normal(value.shape)
+        separate.params[name][...] = value
+    x = np.random.default_rng(0).standard_normal((3,) + fused.layers[0].in_shape)
+    x[0, :, :2] = 0.5  # ties in pool windows: the gradient must still go to one input
     labels = np.array([0, 1, 2])
     loss_a, grads_a, out_a = fused.loss_and_gradients(x, labels)
     loss_b, grads_b, out_b = separate.loss_and_gradients(x, labels)
@@ -294,6 +310,14 @@ def test_a_relu_fused_into_the_conv_before_it_changes_no_result(layout):
     for name in grads_a:
         np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(fused.forward(x, train=False), separate.forward(x, train=False), rtol=1e-12)
+
+
+def test_only_a_shifted_conv_takes_in_a_max_pool_without_padding():
+    model = net("input 4x8x8\nconv 4 3x3 pad 1 -> pool 2 -> relu -> conv 3 3x3 pad 1 -> pool avg 2 -> affine 3\n")
+    conv1, pool1, _, conv2, pool2 = model.layers[:5]
+    assert conv1.fused_pool is pool1 and conv1.fused_relu
+    assert conv2.fused_pool is None and pool2 in model.body
+    assert [layer.node["op"] for layer in model.body] == ["conv", "conv", "pool", "flatten", "affine"]
 
 
 def test_predict_in_batches_equals_one_inference_forward_and_leaves_training_intact():
