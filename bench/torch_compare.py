@@ -5,7 +5,7 @@
     python bench/torch_compare.py --steps 40 --nets simple --threads 1
 
 Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
-timed in alternating rounds of 4 steps in this one process (so machine load hits both alike). Each time is the
+timed in alternating rounds of 5 steps (after one untimed) in this one process (so machine load hits both alike). Each time is the
 median over all its steps; the ratio is the median over rounds of the ratio of the two frameworks' medians.
 Memory: each framework runs 3 steps of DeepConvNet in a fresh subprocess, which reports how far its resident
 set size peaked above where it stood before the steps (model and data already built): Linux's VmHWM from
@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 NETS = {"simple": "simple_convnet.net", "deep": "deep_convnet.net"}
 BATCH = 100
-ROUND_STEPS = 4
+ROUND_STEPS = 5
 # Idle thread-pool workers spin for a while after their last task (OpenBLAS's for about 0.1 s), taking the
 # cores the other framework's next round needs: each round starts after this pause.
 SETTLE_S = 0.3
@@ -106,8 +106,10 @@ def torch_step_fn(net: str):
 def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], float]:
     """(median ms per step of each framework, median over rounds of the ratio of the two round medians).
 
-    The frameworks take turns in rounds of ROUND_STEPS steps, and each round's ratio compares two medians
-    taken seconds apart, so a burst of load from other machines skews one round, not the figure.
+    The frameworks take turns in rounds of ROUND_STEPS timed steps, each round after an untimed step that
+    brings the framework's data back into cache (as in a training loop, where steps follow each other).
+    Each round's ratio compares two medians taken seconds apart, so a burst of load from other machines
+    skews one round, not the figure.
     """
     steppers = {"netlang": netlang_step_fn(net), "pytorch": torch_step_fn(net)}
     times: dict[str, list[float]] = {name: [] for name in steppers}
@@ -119,6 +121,7 @@ def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], float]:
         medians = {}
         for name, step in steppers.items():
             time.sleep(SETTLE_S)
+            step()
             round_times = []
             for _ in range(ROUND_STEPS):
                 start = time.perf_counter()
