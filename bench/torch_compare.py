@@ -5,8 +5,9 @@
     python bench/torch_compare.py --steps 40 --nets simple --threads 1
 
 Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
-timed in alternating rounds of 5 steps (after one untimed) in this one process (so machine load hits both alike). Each time is the
-median over all its steps; the ratio is the median over rounds of the ratio of the two frameworks' medians.
+timed in alternating rounds of 5 steps (after one untimed) in this one process, so machine load hits both
+alike. Each time is the median over all its steps; the ratio is the median over rounds of the ratio of the two
+frameworks' medians.
 Memory: each framework runs 3 steps of DeepConvNet in a fresh subprocess, which reports how far its resident
 set size peaked above where it stood before the steps (model and data already built): Linux's VmHWM from
 /proc/self/status, reset through /proc/self/clear_refs just before the steps, minus VmRSS then. (Not

@@ -130,11 +130,14 @@ class Conv(Layer):
         return self._relu(out, train)
 
     def _relu(self, out: np.ndarray, train: bool) -> np.ndarray:
-        """The fused relu, in place on `out`; in training its mask (out > 0) is kept for backward."""
+        """The fused relu, in place on `out`; in training its mask (out > 0) is kept for backward.
+
+        out times the mask: np.maximum(out, 0) with a scalar 0 took twice as long (NumPy 2.4).
+        """
         if self.fused_relu:
-            np.maximum(out, 0, out=out)
-            if train:
-                self.relu_mask = np.greater(out, 0, out=self.scratch_like("relu_mask", out, bool))
+            mask = np.greater(out, 0, out=self.scratch_like("relu_mask", out, bool) if train else None)
+            np.multiply(out, mask, out=out)
+            self.relu_mask = mask if train else None
         return out
 
     def _masked(self, dout: np.ndarray) -> np.ndarray:
@@ -254,7 +257,9 @@ class Conv(Layer):
                 pool.max_forward(pixels.transpose(0, 3, 1, 2), out[block].transpose(0, 3, 1, 2), block_which)
                 out[block] += bias
             if self.fused_relu:
-                np.maximum(out[block], 0, out=out[block])
+                # np.maximum runs several times faster against an array of zeros than against a scalar 0
+                zeros = self.scratch(f"zeros{count}", out[block].shape, x.dtype, fill=0.0)
+                np.maximum(out[block], zeros, out=out[block])
                 if mask is not None:
                     np.greater(out[block], 0, out=mask[block])
         self.relu_mask = None if mask is None else mask.transpose(0, 3, 1, 2)
