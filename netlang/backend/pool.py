@@ -65,6 +65,8 @@ class Pool(Layer):
     def max_forward(self, xp: np.ndarray, best: np.ndarray, which: np.ndarray | None) -> None:
         """The maximum of each window of xp (already padded) into `best`; if `which` is given, which offset
         held it (the first in window order on a tie)."""
+        axes = memory_order(best)
+        near_shape = tuple(best.shape[axis] for axis in axes)
         for offset, part in self._offsets(xp):
             if offset == 0:
                 np.copyto(best, part)
@@ -73,9 +75,12 @@ class Pool(Layer):
             elif which is None:
                 np.maximum(best, part, out=best)
             else:
+                # Strided passes cost several times contiguous ones: the part is copied next to best once.
                 # (np.copyto(..., where=) and np.where are several times slower than this arithmetic on masks.)
-                better = np.greater(part, best)  # strict: a tie keeps the earlier offset
-                np.maximum(best, part, out=best)
+                near = self.workspace.array("pool_part", near_shape, best.dtype).transpose(np.argsort(axes))
+                np.copyto(near, part)
+                better = np.greater(near, best)  # strict: a tie keeps the earlier offset
+                np.maximum(best, near, out=best)
                 np.multiply(which, ~better, out=which)
                 which += better.view(np.uint8) * which.dtype.type(offset)
 
