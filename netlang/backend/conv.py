@@ -15,7 +15,10 @@ image) that GEMM is mostly memory traffic and threads badly, and one GEMM per im
 
 A relu right after a convolution is applied by the convolution itself (fused_relu, set by schedule.py): in the
 shifted layout block by block while the output is in cache, and its mask is applied to the output gradient
-as that is copied into backward's columns. That saves the separate relu's passes over memory."""
+as that is copied into backward's columns. A shifted convolution also does the work of a max pool right after
+it (fused_pool), and then of the relu after that, so its own output is never written out. Each saves passes
+over memory: a DeepConvNet step ran about 6% faster with the pools fused than with the relus alone, in
+alternating runs in one process."""
 
 from __future__ import annotations
 
@@ -53,10 +56,10 @@ def channel_sums(a: np.ndarray) -> np.ndarray:
 class Conv(Layer):
     """Convolution with W (F, C, KH, KW) and b (F); output size read from the IR's out_shape."""
 
+    keeps_no_io = True
     # Per-image columns when C*KH*KW is at most this. On two threads, forward + dW of SimpleConvNet's conv1
     # (25 rows) took 4.4 ms per-image against 9.4 ms channel-major; DeepConvNet's 16-channel 3x3 layers
     # (144 rows) ran 1.5-2x faster channel-major.
-    keeps_no_io = True
     PER_IMAGE_MAX_ROWS = 32
     # Width-only columns per block of the batch in the shifted layout (see blocks()).
     BLOCK_BYTES = 3 << 20
