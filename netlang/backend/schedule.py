@@ -1,4 +1,5 @@
-"""The order the model runs its layers in, which may differ from the IR's where that is cheaper and exact."""
+"""The order the model runs its layers in, which may differ from the IR's where that is cheaper and exact, and
+the layers a convolution does the work of itself."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from netlang.backend.base import Layer
 
 
 def execution_order(layers: list[Layer]) -> list[Layer]:
-    """The layers in IR order, except that a relu directly followed by a max pool runs after the pool.
+    """The layers in IR order, except that a relu directly followed by a max pool runs after the pool, and
+    without the layers fused into a conv before them (fuse_into_convs).
 
     relu(maxpool(x)) == maxpool(relu(x)): relu is monotone, and every window holds at least one real value
     (padding is -inf). Pooling first lets relu touch KH*KW times fewer values, forward and backward; the
