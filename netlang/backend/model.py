@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import numpy as np
 from netlang.backend.base import Layer, Workspace
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
+from netlang.backend.parallel import MAX_SHARDS, run_in_threads, shard_count, single_threaded_blas
 from netlang.backend.registry import LAYERS
 from netlang.backend.schedule import execution_order
 from netlang.errors import DataError, SchemaError
@@ -59,6 +61,8 @@ class Model:
             layer.workspace = self.workspace
         if self.body:
             self.body[0].needs_input_grad = False
+        self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
+        self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
 
     @property
     def body(self) -> list[Layer]:
@@ -123,7 +127,52 @@ class Model:
         return self._loss_forward(x, t, train)[0]
 
     def loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """One training-mode forward and backward -> (mean loss, grads keyed like params, outputs)."""
+        """One training-mode forward and backward -> (mean loss, grads keyed like params, outputs).
+
+        A large enough batch is split into shards that run on threads of their own (see parallel.py), unless
+        the network has batchnorm, whose statistics are the whole batch's, or `max_shards` is 1.
+        """
+        shards = min(shard_count(len(x)), self.max_shards)
+        if shards > 1 and not any(layer.node["op"] == "batchnorm" for layer in self.layers):
+            return self._sharded_loss_and_gradients(x, t, shards)
+        return self._loss_and_gradients(x, t)
+
+    def _sharded_loss_and_gradients(
+        self, x: np.ndarray, t: np.ndarray, shards: int
+    ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
+        """loss_and_gradients() with the batch in `shards` parts, each run by a copy of the layers on its own
+        thread. Every loss is a mean over the batch, so the parts' losses and gradients are averaged, weighted
+        by their sizes. Dropout masks come from generators seeded from this model's `rng`, one per part."""
+        x, t = self._input(x), np.asarray(t)
+        bounds = np.linspace(0, len(x), shards + 1).round().astype(int)
+        copies = self._shard_copies(shards)
+        if any(layer.node["op"] == "dropout" for layer in self.layers):
+            for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
+                copy.rng = np.random.default_rng(seed)
+        tasks = [
+            partial(copy._loss_and_gradients, x[start:stop], t[start:stop])
+            for copy, start, stop in zip(copies, bounds[:-1], bounds[1:], strict=True)
+        ]
+        with single_threaded_blas():
+            results = run_in_threads(tasks)
+        weights = np.diff(bounds) / len(x)
+        loss = float(sum(weight * part_loss for weight, (part_loss, _, _) in zip(weights, results, strict=True)))
+        grads = {}
+        for name in results[0][1]:
+            total = weights[0] * results[0][1][name]
+            for weight, (_, part_grads, _) in zip(weights[1:], results[1:], strict=True):
+                total += weight * part_grads[name]
+            grads[name] = total.astype(self.dtype, copy=False)
+        return loss, grads, np.concatenate([outputs for _, _, outputs in results])
+
+    def _shard_copies(self, count: int) -> list[Model]:
+        """`count` models whose layers share this model's parameter and buffer arrays but nothing else."""
+        while len(self._copies) < count:
+            layers = [LAYERS[layer.node["op"]](layer.node, layer.params, layer.buffers) for layer in self.layers]
+            self._copies.append(Model(self.ir, layers, self.dtype, np.random.default_rng(0)))
+        return self._copies[:count]
+
+    def _loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
         loss, outputs, dout = self._loss_forward(x, t, train=True)
         for layer in reversed(self.body):
             dout = layer.backward(dout)

@@ -354,3 +354,41 @@ def test_build_refuses_ir_without_inferred_shapes():
     del ir["layers"][0]["out_shape"]
     with pytest.raises(SchemaError, match="affine1.*out_shape.*compile_ir"):
         build(ir)
+
+
+SHARDED_SPEC = "input 4x8x8\nconv 6 3x3 pad 1 -> relu -> pool 2 -> affine 10 -> {extra}softmax\n"
+
+
+@pytest.fixture
+def two_blas_threads(monkeypatch):
+    """Shard training steps in two whatever this machine's BLAS is set to."""
+    monkeypatch.setattr("netlang.backend.parallel.blas_threads", lambda: 2)
+
+
+def test_a_sharded_step_gives_the_serial_step_s_loss_gradients_and_outputs(two_blas_threads):
+    spec = SHARDED_SPEC.format(extra="")
+    sharded, serial = net(spec, dtype="float64"), net(spec, dtype="float64")
+    serial.max_shards = 1
+    rng = np.random.default_rng(0)
+    x, labels = rng.standard_normal((70, 4, 8, 8)), rng.integers(0, 10, 70)  # shards of 35 and 35
+    loss_a, grads_a, out_a = sharded.loss_and_gradients(x, labels)
+    loss_b, grads_b, out_b = serial.loss_and_gradients(x, labels)
+    assert len(sharded._copies) == 2 and not serial._copies
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
+    for name in grads_b:
+        assert grads_a[name].dtype == grads_b[name].dtype
+        np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-15)
+
+
+def test_sharded_dropout_follows_the_seed_and_batchnorm_or_small_batches_are_not_sharded(two_blas_threads):
+    x, labels = np.random.default_rng(0).standard_normal((70, 4, 8, 8)), np.arange(70) % 10
+    dropout_spec = SHARDED_SPEC.format(extra="dropout 0.5 -> ")
+    first, second = net(dropout_spec), net(dropout_spec)
+    for _ in range(2):  # the same seed gives the same masks, step after step
+        np.testing.assert_array_equal(first.gradients(x, labels)["affine1.W"], second.gradients(x, labels)["affine1.W"])
+    normed = net("input 4x8x8\nconv 6 3x3 pad 1 -> batchnorm -> relu -> affine 10 -> softmax\n")
+    normed.loss_and_gradients(x, labels)
+    small = net(SHARDED_SPEC.format(extra=""))
+    small.loss_and_gradients(x[:40], labels[:40])  # under two shards of MIN_SHARD
+    assert not normed._copies and not small._copies
