@@ -1,5 +1,8 @@
 """Per-layer forward and backward times of one training step, as medians over repeated steps.
 
+The step is unsharded: one thread takes the whole batch through the layers, with BLAS on all its threads (a
+model's loss_and_gradients shards large batches over threads; see netlang/backend/parallel.py).
+
     python bench/layer_profile.py specs/deep_convnet.net [--steps 30] [--batch 100] [--threads 2]
     (netlang installed, e.g. `pip install -e .`, or PYTHONPATH=. from the repository root)
 

@@ -146,6 +146,8 @@ class Model:
         x, t = self._input(x), np.asarray(t)
         bounds = np.linspace(0, len(x), shards + 1).round().astype(int)
         copies = self._shard_copies(shards)
+        for copy in copies:
+            copy.loss_name = self.loss_name
         if any(layer.node["op"] == "dropout" for layer in self.layers):
             for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
                 copy.rng = np.random.default_rng(seed)
