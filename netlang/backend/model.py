@@ -108,13 +108,28 @@ class Model:
         return out
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Inference-mode outputs, computed batch_size examples at a time."""
+        """Inference-mode outputs, computed batch_size examples at a time, each batch in shards on threads of
+        their own as in loss_and_gradients (inference has no batch statistics, so batchnorm is no obstacle)."""
         x = np.asarray(x)
-        chunks = [self.forward(x[i : i + batch_size], train=False) for i in range(0, len(x), batch_size)]
-        self.workspace.release()  # do not hold inference-sized buffers for the rest of training
+        chunks = [self._sharded_inference(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        for model in (self, *self._copies):  # do not hold inference-sized buffers for the rest of training
+            model.workspace.release()
         if not chunks:
             return np.zeros((0,) + tuple(self.ir["layers"][-1]["out_shape"]), dtype=self.dtype)
         return np.concatenate(chunks)
+
+    def _sharded_inference(self, x: np.ndarray) -> np.ndarray:
+        shards = min(shard_count(len(x)), self.max_shards)
+        if shards == 1:
+            return self.forward(x, train=False)
+        x = self._input(x)
+        bounds = np.linspace(0, len(x), shards + 1).round().astype(int)
+        tasks = [
+            partial(copy.forward, x[start:stop], False)
+            for copy, start, stop in zip(self._shard_copies(shards), bounds[:-1], bounds[1:], strict=True)
+        ]
+        with single_threaded_blas():
+            return np.concatenate(run_in_threads(tasks))
 
     def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
         out = self._input(x)

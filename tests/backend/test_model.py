@@ -392,3 +392,14 @@ def test_sharded_dropout_follows_the_seed_and_batchnorm_or_small_batches_are_not
     small = net(SHARDED_SPEC.format(extra=""))
     small.loss_and_gradients(x[:40], labels[:40])  # under two shards of MIN_SHARD
     assert not normed._copies and not small._copies
+
+
+def test_sharded_inference_gives_the_serial_outputs_batchnorm_and_all(two_blas_threads):
+    spec = "input 4x8x8\nconv 6 3x3 pad 1 -> batchnorm -> relu -> pool 2 -> affine 10 -> dropout 0.5 -> softmax\n"
+    sharded, serial = net(spec, dtype="float64"), net(spec, dtype="float64")
+    serial.max_shards = 1
+    x = np.random.default_rng(0).standard_normal((150, 4, 8, 8))
+    for model in (sharded, serial):  # running averages away from their start
+        model.loss_and_gradients(x[:20], np.arange(20) % 10)
+    np.testing.assert_allclose(sharded.predict(x, batch_size=70), serial.predict(x, batch_size=70), rtol=1e-12)
+    assert len(sharded._copies) == 2 and not serial._copies
