@@ -338,7 +338,8 @@ class Conv(Layer):
                 pool.max_backward(pooled.transpose(0, 3, 1, 2), self.pool_which[block].transpose(0, 3, 1, 2), images)
                 columns = expand_width(stacked, kw, col)
             if not cropping:
-                bias_grad += np.ones(stacked.size // filters, dout.dtype) @ stacked.reshape(-1, filters)
+                ones = self.scratch(f"ones{count}", (stacked.size // filters,), dout.dtype, fill=1.0)
+                bias_grad += ones @ stacked.reshape(-1, filters)
             grad += shifted_weight_grad(columns, x_rows.reshape(-1, c), w, kh)
             if self.needs_input_grad:
                 np.copyto(dx[block], self._shifted_pixels(columns, flipped, (count, stride, h, w)))

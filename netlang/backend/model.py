@@ -63,6 +63,7 @@ class Model:
             self.body[0].needs_input_grad = False
         self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
         self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
+        self._ops = {layer.node["op"] for layer in layers}
 
     @property
     def body(self) -> list[Layer]:
@@ -120,16 +121,20 @@ class Model:
 
     def _sharded_inference(self, x: np.ndarray) -> np.ndarray:
         shards = min(shard_count(len(x)), self.max_shards)
-        if shards == 1:
+        if shards <= 1:
             return self.forward(x, train=False)
         x = self._input(x)
-        bounds = np.linspace(0, len(x), shards + 1).round().astype(int)
-        tasks = [
-            partial(copy.forward, x[start:stop], False)
-            for copy, start, stop in zip(self._shard_copies(shards), bounds[:-1], bounds[1:], strict=True)
-        ]
+        outputs, _ = self._in_shards(shards, len(x), lambda copy, part: copy.forward(x[part], train=False))
+        return np.concatenate(outputs)
+
+    def _in_shards(self, shards: int, n: int, task) -> tuple[list, list[int]]:
+        """(task(copy, part) for each of `shards` even slices `part` of range(n), each on its own thread with
+        its own copy of the layers and BLAS single-threaded; the slices' sizes)."""
+        bounds = np.linspace(0, n, shards + 1).round().astype(int).tolist()
+        parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+        tasks = [partial(task, copy, part) for copy, part in zip(self._shard_copies(shards), parts, strict=True)]
         with single_threaded_blas():
-            return np.concatenate(run_in_threads(tasks))
+            return run_in_threads(tasks), [part.stop - part.start for part in parts]
 
     def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
         out = self._input(x)
@@ -148,7 +153,7 @@ class Model:
         the network has batchnorm, whose statistics are the whole batch's, or `max_shards` is 1.
         """
         shards = min(shard_count(len(x)), self.max_shards)
-        if shards > 1 and not any(layer.node["op"] == "batchnorm" for layer in self.layers):
+        if shards > 1 and "batchnorm" not in self._ops:
             return self._sharded_loss_and_gradients(x, t, shards)
         return self._loss_and_gradients(x, t)
 
@@ -159,28 +164,21 @@ class Model:
         thread. Every loss is a mean over the batch, so the parts' losses and gradients are averaged, weighted
         by their sizes. Dropout masks come from generators seeded from this model's `rng`, one per part."""
         x, t = self._input(x), np.asarray(t)
-        bounds = np.linspace(0, len(x), shards + 1).round().astype(int)
         copies = self._shard_copies(shards)
         for copy in copies:
             copy.loss_name = self.loss_name
-        if any(layer.node["op"] == "dropout" for layer in self.layers):
+        if "dropout" in self._ops:
             for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
                 copy.rng = np.random.default_rng(seed)
-        tasks = [
-            partial(copy._loss_and_gradients, x[start:stop], t[start:stop])
-            for copy, start, stop in zip(copies, bounds[:-1], bounds[1:], strict=True)
-        ]
-        with single_threaded_blas():
-            results = run_in_threads(tasks)
-        weights = np.diff(bounds) / len(x)
-        loss = float(sum(weight * part_loss for weight, (part_loss, _, _) in zip(weights, results, strict=True)))
+        results, sizes = self._in_shards(shards, len(x), lambda copy, part: copy._loss_and_gradients(x[part], t[part]))
+        weights = [size / len(x) for size in sizes]  # Python floats keep float32 products float32
+        loss = sum(weight * part_loss for weight, (part_loss, _, _) in zip(weights, results, strict=True))
         grads = {}
         for name in results[0][1]:
-            total = weights[0] * results[0][1][name]
+            grads[name] = weights[0] * results[0][1][name]
             for weight, (_, part_grads, _) in zip(weights[1:], results[1:], strict=True):
-                total += weight * part_grads[name]
-            grads[name] = total.astype(self.dtype, copy=False)
-        return loss, grads, np.concatenate([outputs for _, _, outputs in results])
+                grads[name] += weight * part_grads[name]
+        return float(loss), grads, np.concatenate([outputs for _, _, outputs in results])
 
     def _shard_copies(self, count: int) -> list[Model]:
         """`count` models whose layers share this model's parameter and buffer arrays but nothing else."""

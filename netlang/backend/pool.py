@@ -65,8 +65,10 @@ class Pool(Layer):
     def max_forward(self, xp: np.ndarray, best: np.ndarray, which: np.ndarray | None) -> None:
         """The maximum of each window of xp (already padded) into `best`; if `which` is given, which offset
         held it (the first in window order on a tie)."""
-        axes = memory_order(best)
-        near_shape = tuple(best.shape[axis] for axis in axes)
+        if which is not None:  # strided passes cost several times contiguous ones: each part is copied next to best
+            axes = memory_order(best)
+            stored = self.workspace.array("pool_part", tuple(best.shape[axis] for axis in axes), best.dtype)
+            near = stored.transpose(np.argsort(axes))
         for offset, part in self._offsets(xp):
             if offset == 0:
                 np.copyto(best, part)
@@ -75,9 +77,7 @@ class Pool(Layer):
             elif which is None:
                 np.maximum(best, part, out=best)
             else:
-                # Strided passes cost several times contiguous ones: the part is copied next to best once.
                 # (np.copyto(..., where=) and np.where are several times slower than this arithmetic on masks.)
-                near = self.workspace.array("pool_part", near_shape, best.dtype).transpose(np.argsort(axes))
                 np.copyto(near, part)
                 better = np.greater(near, best)  # strict: a tie keeps the earlier offset
                 np.maximum(best, near, out=best)

@@ -17,6 +17,18 @@ def net(spec: str, **kw):
     return build(compile_ir(spec), **kw)
 
 
+def assert_same_training_step(first, second, x, labels, atol: float = 1e-14) -> None:
+    """Two models give the same loss, outputs and gradients (same keys and dtypes) on one training step."""
+    loss_a, grads_a, out_a = first.loss_and_gradients(x, labels)
+    loss_b, grads_b, out_b = second.loss_and_gradients(x, labels)
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
+    assert grads_a.keys() == grads_b.keys()
+    for name in grads_a:
+        assert grads_a[name].dtype == grads_b[name].dtype
+        np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=atol)
+
+
 def set_params(model, values: dict) -> None:
     for name, value in values.items():
         model.params[name][...] = value
@@ -239,13 +251,7 @@ def test_relu_before_max_pool_runs_after_it_with_identical_results():
     reference.body = reference.layers[:-1]  # IR order
     x = np.random.default_rng(0).standard_normal((5, 2, 6, 6))
     x[0, :, :3] = -5  # some windows all negative
-    labels = np.array([0, 1, 2, 3, 0])
-    loss_a, grads_a, out_a = swapped.loss_and_gradients(x, labels)
-    loss_b, grads_b, out_b = reference.loss_and_gradients(x, labels)
-    assert loss_a == pytest.approx(loss_b, rel=1e-12)
-    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
-    for name in grads_a:
-        np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-14)
+    assert_same_training_step(swapped, reference, x, np.array([0, 1, 2, 3, 0]))
 
 
 def test_arrays_handed_on_through_shared_buffers_change_no_result():
@@ -302,13 +308,7 @@ def test_layers_fused_into_the_conv_before_them_change_no_result(spec, layout):
         separate.params[name][...] = value
     x = np.random.default_rng(0).standard_normal((3,) + fused.layers[0].in_shape)
     x[0, :, :2] = 0.5  # ties in pool windows: the gradient must still go to one input
-    labels = np.array([0, 1, 2])
-    loss_a, grads_a, out_a = fused.loss_and_gradients(x, labels)
-    loss_b, grads_b, out_b = separate.loss_and_gradients(x, labels)
-    assert loss_a == pytest.approx(loss_b, rel=1e-12)
-    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
-    for name in grads_a:
-        np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-14)
+    assert_same_training_step(fused, separate, x, np.array([0, 1, 2]))
     np.testing.assert_allclose(fused.forward(x, train=False), separate.forward(x, train=False), rtol=1e-12)
 
 
@@ -371,22 +371,21 @@ def test_a_sharded_step_gives_the_serial_step_s_loss_gradients_and_outputs(two_b
     serial.max_shards = 1
     rng = np.random.default_rng(0)
     x, labels = rng.standard_normal((70, 4, 8, 8)), rng.integers(0, 10, 70)  # shards of 35 and 35
-    loss_a, grads_a, out_a = sharded.loss_and_gradients(x, labels)
-    loss_b, grads_b, out_b = serial.loss_and_gradients(x, labels)
+    assert_same_training_step(sharded, serial, x, labels, atol=1e-15)
     assert len(sharded._copies) == 2 and not serial._copies
-    assert loss_a == pytest.approx(loss_b, rel=1e-12)
-    np.testing.assert_allclose(out_a, out_b, rtol=1e-12)
-    for name in grads_b:
-        assert grads_a[name].dtype == grads_b[name].dtype
-        np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-10, atol=1e-15)
 
 
 def test_sharded_dropout_follows_the_seed_and_batchnorm_or_small_batches_are_not_sharded(two_blas_threads):
     x, labels = np.random.default_rng(0).standard_normal((70, 4, 8, 8)), np.arange(70) % 10
     dropout_spec = SHARDED_SPEC.format(extra="dropout 0.5 -> ")
     first, second = net(dropout_spec), net(dropout_spec)
-    for _ in range(2):  # the same seed gives the same masks, step after step
-        np.testing.assert_array_equal(first.gradients(x, labels)["affine1.W"], second.gradients(x, labels)["affine1.W"])
+    steps = []
+    for _ in range(2):  # the same seed gives the same masks, step after step ...
+        steps.append(first.gradients(x, labels)["affine1.W"])
+        np.testing.assert_array_equal(steps[-1], second.gradients(x, labels)["affine1.W"])
+    assert not np.array_equal(steps[0], steps[1])  # ... and each step new ones
+    assert steps[0].dtype == np.float32  # shards' gradients averaged without leaving float32
+    assert len(first._copies) == 2
     normed = net("input 4x8x8\nconv 6 3x3 pad 1 -> batchnorm -> relu -> affine 10 -> softmax\n")
     normed.loss_and_gradients(x, labels)
     small = net(SHARDED_SPEC.format(extra=""))
