@@ -13,13 +13,9 @@ Times are in ms; the first few steps (warm-up) are left out.
 
 from __future__ import annotations
 
-import os
-import sys
+from threads import threads_from_argv
 
-# BLAS sizes its thread pool when NumPy loads, so --threads is read before importing it.
-THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv[:-1] else "2"
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = THREADS
+THREADS = threads_from_argv()  # before NumPy loads
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402

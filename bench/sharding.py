@@ -10,17 +10,12 @@ and the median per-round ratio. See netlang/backend/parallel.py for why sharding
 
 from __future__ import annotations
 
-import os
-import sys
+from threads import threads_from_argv
 
-# BLAS sizes its thread pool when NumPy loads, so --threads is read before importing it.
-THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv[:-1] else "2"
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = THREADS
+THREADS = threads_from_argv()  # before NumPy loads
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -30,8 +25,9 @@ ROUND_STEPS = 5
 
 def main() -> None:
     from netlang.backend import build
+    from netlang.commands.bench import time_training_steps
+    from netlang.commands.gradcheck import random_targets
     from netlang.compiler import compile_ir
-    from netlang.train.optimizers import Adam
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("spec", type=Path, nargs="?", default=Path(__file__).parents[1] / "specs/deep_convnet.net")
@@ -45,23 +41,16 @@ def main() -> None:
     models["unsharded"].max_shards = 1
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.batch,) + tuple(ir["input"]["shape"])).astype(np.float32)
-    t = rng.integers(0, models["sharded"].layers[-1].out_shape[0], size=args.batch)
-    optimizers = {name: Adam(lr=1e-3) for name in models}
-
-    def step(name: str) -> float:
-        start = time.perf_counter()
-        _, grads, _ = models[name].loss_and_gradients(x, t)
-        optimizers[name].update(models[name].params, grads)
-        return 1e3 * (time.perf_counter() - start)
+    t = random_targets(models["sharded"], (args.batch,) + tuple(ir["layers"][-1]["out_shape"]), rng)
 
     print(f"{args.spec}: float32, batch {args.batch}, threads {args.threads}; ms per training step")
     times: dict[str, list[float]] = {name: [] for name in models}
     ratios = []
     for number in range(args.rounds):
         medians = {}
-        for name in models:
-            step(name)
-            medians[name] = statistics.median(step(name) for _ in range(ROUND_STEPS))
+        for name, model in models.items():
+            seconds = time_training_steps(model, x, t, steps=ROUND_STEPS, warmup=1)
+            medians[name] = 1e3 * statistics.median(seconds)
             times[name].append(medians[name])
         ratios.append(medians["sharded"] / medians["unsharded"])
         print(f"round {number + 1:>3}: unsharded {medians['unsharded']:6.1f}  sharded {medians['sharded']:6.1f}")

@@ -18,15 +18,11 @@ PyTorch is only needed for this script; netlang never depends on it.
 
 from __future__ import annotations
 
-import os
 import sys
 
-# Thread pools are sized when NumPy and PyTorch load, so --threads is read before importing them.
-THREADS = os.environ.get("NETLANG_BENCH_THREADS", "2")
-if "--threads" in sys.argv[:-1]:
-    THREADS = sys.argv[sys.argv.index("--threads") + 1]
-for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[variable] = THREADS
+from threads import threads_from_argv
+
+THREADS = threads_from_argv()  # before NumPy and PyTorch load
 
 import argparse  # noqa: E402
 import json  # noqa: E402
