@@ -30,7 +30,7 @@ WARMUP = 5
 def main() -> None:
     from netlang.backend import build
     from netlang.backend.losses import LOSSES
-    from netlang.compiler import compile_ir
+    from netlang.language.compiler import compile_ir
     from netlang.train.optimizers import Adam
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

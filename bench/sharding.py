@@ -27,7 +27,7 @@ def main() -> None:
     from netlang.backend import build
     from netlang.commands.bench import time_training_steps
     from netlang.commands.gradcheck import random_targets
-    from netlang.compiler import compile_ir
+    from netlang.language.compiler import compile_ir
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("spec", type=Path, nargs="?", default=Path(__file__).parents[1] / "specs/deep_convnet.net")

@@ -46,7 +46,7 @@ SETTLE_S = 0.3
 def netlang_step_fn(net: str):
     """A closure running one netlang training step on a fixed batch."""
     from netlang.backend import build
-    from netlang.compiler import compile_ir
+    from netlang.language.compiler import compile_ir
     from netlang.train.optimizers import Adam
 
     model = build(compile_ir(SPECS / NETS[net]), dtype="float32", seed=0)

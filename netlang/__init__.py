@@ -16,7 +16,7 @@ __all__ = ["NetlangError", "__version__", "compile", "compile_ir"]
 
 def compile_ir(source: Any, filename: str | None = None) -> dict[str, Any]:
     """A spec path, spec text or IR dict -> the validated, shape-inferred IR (plain JSON data)."""
-    from netlang.compiler import compile_ir as _compile_ir
+    from netlang.language.compiler import compile_ir as _compile_ir
 
     return _compile_ir(source, filename)
 

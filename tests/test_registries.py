@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from netlang.language.schema import load_schema
 from netlang.ops import OPS
-from netlang.schema import load_schema
 from netlang.shapes import SHAPE_RULES
 
 

@@ -256,7 +256,7 @@ def build(ir: dict[str, Any], dtype: str = "float32", seed: int | None = 0, init
         if missing:
             raise SchemaError(
                 f"layer '{node.get('name')}' has no {', '.join(missing)}: build() needs shape-inferred IR "
-                "(netlang.compiler.compile_ir gives it)"
+                "(netlang.language.compiler.compile_ir gives it)"
             ).at(node.get("pos"), ir.get("source"))
     schemes = resolve_schemes(ir, init)
     weight_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)

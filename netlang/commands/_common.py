@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from netlang.atomic import write_text
-from netlang.compiler import compile_ir
 from netlang.errors import UsageError
+from netlang.language.compiler import compile_ir
 
 
 def load_spec(path: str) -> dict[str, Any]:

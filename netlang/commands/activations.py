@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.commands.train import overrides_of
     from netlang.experiments.activations import parse_inits, pictured_layers, study
     from netlang.experiments.specfile import default_out_dir, read_spec, spec_label
-    from netlang.trainfields import resolve_training
+    from netlang.language.trainfields import resolve_training
 
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, received {args.batch}")

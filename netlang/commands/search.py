@@ -63,8 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, read_results, run_search
     from netlang.experiments.specfile import default_out_dir, read_spec
     from netlang.experiments.training import experiment_split
+    from netlang.language.trainfields import resolve_training
     from netlang.train.loop import TrainingInterrupted
-    from netlang.trainfields import resolve_training
 
     for option, value, least in (("--trials", args.trials, 1), ("--epochs", args.epochs, 1),
                                  ("--jobs", args.jobs, 1), ("--train-subset", args.train_subset, 0),

@@ -6,7 +6,7 @@ import argparse
 import json
 
 from netlang.commands._common import load_spec
-from netlang.report import summary_data, summary_table
+from netlang.language.report import summary_data, summary_table
 
 NAME = "summary"
 HELP = "print each layer's output shape, parameter count and MACs, then the totals"

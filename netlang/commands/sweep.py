@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.experiments.specfile import default_out_dir, read_spec, spec_label
     from netlang.experiments.sweep import parse_settings, run_sweep, variants
     from netlang.experiments.training import experiment_split
-    from netlang.trainfields import resolve_training
+    from netlang.language.trainfields import resolve_training
 
     swept, fixed = parse_settings(args.settings)
     if args.epochs is not None:

@@ -7,7 +7,7 @@ import shlex
 from typing import Any
 
 from netlang.errors import UsageError
-from netlang.trainfields import field_schemas
+from netlang.language.trainfields import field_schemas
 
 NAME = "train"
 HELP = "Train a network on its data set, writing metrics, weights and a resumable checkpoint."
@@ -83,7 +83,8 @@ def overrides_of(args: argparse.Namespace) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from netlang.compiler import compile_ir
+    from netlang.language.compiler import compile_ir
+    from netlang.language.trainfields import resolve_training
     from netlang.train.checkpoint import check_same_network, load_checkpoint
     from netlang.train.loop import Trainer
     from netlang.train.progress import Progress
@@ -96,7 +97,6 @@ def run(args: argparse.Namespace) -> int:
         resumed_config,
         with_training,
     )
-    from netlang.trainfields import resolve_training
 
     overrides = overrides_of(args)
     ir = compile_ir(args.spec)

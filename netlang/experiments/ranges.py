@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netlang.errors import SchemaError, UsageError
-from netlang.trainfields import field_schemas, resolve_training
+from netlang.language.trainfields import field_schemas, resolve_training
 
 # The seeds' hyperparameter search (Deep Learning from Scratch, ch. 6.5): lr 10^U(-6,-2), weight decay
 # 10^U(-8,-4), both sampled uniformly in the exponent.

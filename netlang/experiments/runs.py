@@ -66,7 +66,7 @@ def read_run(path: str | Path) -> Run:
 
 def load_trained_model(run: Run, weights: str = "weights.npz") -> Any:
     """The run's network with its weights (weights.npz, best.npz or checkpoint.npz of the run)."""
-    from netlang.compiler import compile_ir
+    from netlang.language.compiler import compile_ir
     from netlang.train.session import build_model, load_weights, weights_file
 
     ir = compile_ir(run.ir)

@@ -18,8 +18,8 @@ from typing import Any
 from netlang.errors import DataError, UsageError
 from netlang.experiments.ranges import Range, sample_trial
 from netlang.experiments.training import as_float, check_not_shared, train_variant
+from netlang.language.trainfields import resolve_training
 from netlang.train.loop import Split
-from netlang.trainfields import resolve_training
 
 RESULTS_FILE = "trials.jsonl"
 SETTINGS_FILE = "search.json"

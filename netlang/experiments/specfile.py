@@ -22,7 +22,7 @@ def read_spec(path: str) -> tuple[dict[str, Any], str | None]:
     """A SPEC argument -> (inferred IR, spec text); the text is None for an IR .json file."""
     import sys
 
-    from netlang.compiler import compile_ir
+    from netlang.language.compiler import compile_ir
 
     if path == "-":
         text = sys.stdin.read()

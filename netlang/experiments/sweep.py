@@ -9,8 +9,8 @@ from typing import Any
 
 from netlang.errors import UsageError
 from netlang.experiments.training import as_float, check_not_shared, train_variant
+from netlang.language.trainfields import resolve_training
 from netlang.train.loop import Split
-from netlang.trainfields import resolve_training
 
 
 def parse_settings(settings: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:

@@ -150,8 +150,8 @@ class Trained(NamedTuple):
 def load_trained(spec: str, weights: str | Path, data: str | None = None) -> Trained:
     """The model of `spec` with trained weights: the run's own config when the weights sit in a run directory
     (else the spec's), `data` replacing its data set if given. What eval and predict share."""
-    from netlang.compiler import compile_ir
-    from netlang.trainfields import resolve_training
+    from netlang.language.compiler import compile_ir
+    from netlang.language.trainfields import resolve_training
 
     ir = compile_ir(spec)
     path = weights_file(weights)

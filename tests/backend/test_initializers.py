@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from netlang.backend import build
-from netlang.compiler import compile_ir
 from netlang.errors import SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
+from netlang.language.compiler import compile_ir
 
 NET = "input 1x8x8\nconv 4 3x3 -> relu -> affine 5 -> dropout 0.1 -> tanh -> affine 3 -> leaky_relu -> affine 2\n"
 

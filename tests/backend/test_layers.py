@@ -14,8 +14,8 @@ import pytest
 
 from netlang.backend import LAYERS, build
 from netlang.backend.gradcheck import check_layer_gradients
-from netlang.compiler import compile_ir
 from netlang.errors import TrainingError
+from netlang.language.compiler import compile_ir
 
 THRESHOLD = 1e-6
 BATCH = 3

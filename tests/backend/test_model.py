@@ -9,8 +9,8 @@ from netlang.backend import build
 from netlang.backend.gradcheck import check_model_gradients
 from netlang.backend.im2col import im2col
 from netlang.backend.schedule import execution_order
-from netlang.compiler import compile_ir
 from netlang.errors import DataError, SchemaError, TrainingError
+from netlang.language.compiler import compile_ir
 
 
 def net(spec: str, **kw):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from netlang.backend import build
-from netlang.compiler import compile_ir
 from netlang.errors import DataError
+from netlang.language.compiler import compile_ir
 
 SPEC = "input 1x6x6\nconv 2 3x3 -> batchnorm -> relu -> affine 3 -> softmax\n"
 

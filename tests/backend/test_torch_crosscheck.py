@@ -12,7 +12,7 @@ import pytest
 
 from netlang.backend import build
 from netlang.backend.gradcheck import relative_error
-from netlang.compiler import compile_ir
+from netlang.language.compiler import compile_ir
 
 torch = pytest.importorskip("torch")
 nn = torch.nn

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from netlang.cli import main
-from netlang.compiler import compile_ir
 from netlang.errors import UsageError
 from netlang.experiments.activations import BINS, histogram, layer_stats, normal_batch, parse_inits, study
-from netlang.trainfields import resolve_training
+from netlang.language.compiler import compile_ir
+from netlang.language.trainfields import resolve_training
 
 SIGMOID_STUDY = Path(__file__).resolve().parent / "specs" / "sigmoid_5x100.net"
 

@@ -77,15 +77,15 @@ def test_command_line_ranges_replace_the_specs_own_field_by_field():
 
 
 def test_spec_search_section_gives_the_ranges():
-    from netlang.compiler import compile_ir
+    from netlang.language.compiler import compile_ir
 
     ir = compile_ir("input 4\naffine 2 -> softmax\nsearch {\n  lr 1e-4:1e-1:log\n  batch_size 10,20\n}\n")
     assert [searched.text() for searched in ranges_of(ir, [])] == ["lr=0.0001:0.1:log", "batch_size=10,20"]
 
 
 def test_a_bad_range_in_the_spec_points_at_it():
-    from netlang.compiler import compile_ir
     from netlang.errors import SchemaError
+    from netlang.language.compiler import compile_ir
 
     ir = compile_ir("input 4\naffine 2 -> softmax\nsearch {\n  lr 1e-1:1e-4:log\n}\n", filename="s.net")
     with pytest.raises(SchemaError) as caught:

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from netlang.cli import main
-from netlang.compiler import compile_ir
 from netlang.errors import UsageError
 from netlang.experiments.ranges import parse_ranges
 from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, read_results, run_search
 from netlang.experiments.training import experiment_split
-from netlang.trainfields import resolve_training
+from netlang.language.compiler import compile_ir
+from netlang.language.trainfields import resolve_training
 
 
 def plan_for(spec, **changes) -> SearchPlan:

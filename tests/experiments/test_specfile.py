@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from netlang.compiler import compile_ir
 from netlang.experiments.specfile import spec_with_training, train_section_span
-from netlang.trainfields import resolve_training
+from netlang.language.compiler import compile_ir
+from netlang.language.trainfields import resolve_training
 
 NETWORK = (
     "# a net { with braces } in a comment\ninput 1x8x8\nconv 4 3x3 pad 1 -> relu   # train { no\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from netlang.compiler import compile_ir
 from netlang.errors import SchemaError, ShapeError, SpecSyntaxError
+from netlang.language.compiler import compile_ir
 
 IMG = "input 1x28x28\n"
 VEC = "input 784\n"

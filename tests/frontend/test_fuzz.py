@@ -7,8 +7,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netlang.compiler import compile_ir
 from netlang.errors import NetlangError
+from netlang.language.compiler import compile_ir
 
 ROOT = Path(__file__).resolve().parents[2]
 VALID = [path.read_text(encoding="utf-8") for path in sorted((ROOT / "specs").glob("*.net"))]

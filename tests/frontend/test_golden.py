@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from netlang.compiler import compile_ir
-from netlang.report import summary_data, summary_table
+from netlang.language.compiler import compile_ir
+from netlang.language.report import summary_data, summary_table
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from netlang.compiler import compile_ir
 from netlang.errors import UsageError
-from netlang.trainfields import resolve_training
+from netlang.language.compiler import compile_ir
+from netlang.language.trainfields import resolve_training
 
 SIMPLE = "input 1x28x28\nconv 30 5x5 -> relu -> pool 2 -> affine 100 -> relu -> affine 10 -> softmax\n"
 

@@ -11,7 +11,7 @@ import pytest
 
 from netlang import cli
 from netlang.cli import main
-from netlang.trainfields import field_schemas
+from netlang.language.trainfields import field_schemas
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,7 +11,7 @@ from typing import Any
 from lark import Token
 
 from netlang.errors import SpecSyntaxError, UsageError, did_you_mean
-from netlang.schema import load_schema, validate_train
+from netlang.language.schema import load_schema, validate_train
 
 
 def field_schemas() -> dict[str, dict[str, Any]]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from netlang.errors import SchemaError, did_you_mean
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "ir.schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "ir.schema.json"
 
 _TYPE_WORDS = {
     "integer": "a whole number",

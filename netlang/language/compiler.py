@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from netlang.errors import NetlangError, SchemaError, UsageError
-from netlang.infer import infer
-from netlang.lower import lower
-from netlang.parser import parse
-from netlang.schema import validate
+from netlang.language.infer import infer
+from netlang.language.lower import lower
+from netlang.language.parser import parse
+from netlang.language.schema import validate
 
 SPEC_STAGES = (parse, lower, validate, infer)
 IR_STAGES = (validate, infer)

@@ -33,8 +33,8 @@ _TERMINAL_WORDS = {
 
 def grammar_path() -> Path:
     """The grammar file: inside the installed package, or at the top of a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "grammar" / "netlang.lark", here.parent / "grammar" / "netlang.lark"):
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "grammar" / "netlang.lark", package.parent / "grammar" / "netlang.lark"):
         if candidate.is_file():
             return candidate
     raise FileNotFoundError("netlang's grammar file netlang.lark is missing from the installation")

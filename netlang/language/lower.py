@@ -12,8 +12,8 @@ from typing import Any
 from lark import Token, Tree
 
 from netlang.errors import SpecSyntaxError, did_you_mean
+from netlang.language.trainfields import field_schemas, lower_setting
 from netlang.ops import OPS, Arg, Op
-from netlang.trainfields import field_schemas, lower_setting
 
 IR_VERSION = 1
 _INTEGER = re.compile(r"[+-]?[0-9]+$")
