@@ -22,7 +22,11 @@ def compile_ir(source: Any, filename: str | None = None) -> dict[str, Any]:
 
 
 def compile(source: Any, *, dtype: str = "float32", seed: int = 0, init: str | None = None):  # noqa: A001
-    """A spec path, spec text or IR dict -> an executable Model (see netlang.backend)."""
+    """A spec path, spec text or IR dict -> an executable Model (see netlang.backend), with the loss and init
+    of its training section unless `init` says otherwise."""
     from netlang.backend import build
+    from netlang.language.trainfields import resolve_training
 
-    return build(compile_ir(source), dtype=dtype, seed=seed, init=init)
+    ir = compile_ir(source)
+    config = resolve_training(ir)
+    return build(ir, loss=config["loss"], init=init or config["init"], dtype=dtype, seed=seed)

@@ -1,11 +1,43 @@
-"""The Layer base class: what every backend layer holds and the two methods it must have."""
+"""The Layer base class: what every NumPy layer holds and the two methods it must have; the workspace of
+buffers its layers share.
+
+Memory a layer uses comes in three kinds, each with one owner:
+- scratch(key, ...): the layer's own work arrays, kept from call to call (never returned).
+- Workspace.array(slot, ...): a buffer of the model's workspace, shared by every layer, valid until the next
+  request for the same slot; for temporaries within one layer call. Slot names are the constants below.
+- output() / input_grad(): what forward / backward return. Fresh arrays, unless the model's plan
+  (netlang/backend/plan.py) put them in a handed-on slot of the workspace: the plan knows every reader.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import numpy as np
+from netlang.lazy import numpy as np
+
+
+class Slot:
+    """The names of the workspace's shared buffers, all in one place.
+
+    A layer call may use any of the temporary slots for values it no longer needs when it returns. The
+    handed-on slots hold what one layer returns for the next ones to read; only the plan assigns them.
+    """
+
+    COLUMNS = "columns"  # im2col output, or the width-only columns of a shifted conv
+    PRODUCT = "product"  # a GEMM's result before it is reordered (conv forward, input gradient)
+    MASKED_DOUT = "masked_dout"  # dout times a fused relu's mask
+    DOUT_BY_FILTER = "dout_by_filter"  # dout reordered to (F, N, ...)
+    DW_PER_IMAGE = "dw_per_image"  # per-image weight gradients before their sum
+    SHIFTED_ROWS = "shifted_rows"  # a shifted conv's output rows
+    SHIFTED_TERM = "shifted_term"  # one kernel row's product in a shifted conv
+    POOL_PART = "pool_part"  # one window offset of a max pool, copied next to the running maximum
+    POOL_DOUT = "pool_dout"  # a pool's dout in its input's memory order
+
+    @staticmethod
+    def handed_on(index: int) -> str:
+        """The name of the index-th slot for arrays handed from layer to layer."""
+        return f"handed_on_{index}"
 
 
 class Workspace:
@@ -27,16 +59,6 @@ class Workspace:
             self._buffers[key] = buffer
         return buffer[:size].reshape(shape)
 
-    def array_apart_from(
-        self, slots: tuple[str, ...], shape: tuple[int, ...], dtype: Any, other: np.ndarray
-    ) -> np.ndarray:
-        """array() in the first of `slots` whose buffer does not overlap `other` in memory."""
-        for slot in slots[:-1]:
-            buffer = self._buffers.get((slot, np.dtype(dtype)))
-            if buffer is None or not np.may_share_memory(buffer, other):
-                return self.array(slot, shape, dtype)
-        return self.array(slots[-1], shape, dtype)
-
     def release(self) -> None:
         """Drop every buffer (after a large inference batch, say); they are re-created on demand."""
         self._buffers.clear()
@@ -47,23 +69,29 @@ def memory_order(array: np.ndarray) -> tuple[int, ...]:
     return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
 
 
-HANDED_ON_SLOTS = ("handed_on_a", "handed_on_b")
 
 
 class Layer:
     """One IR layer as a NumPy stage: forward(x, train) and backward(dout), shapes read from the IR node.
 
-    `params` and `grads` share keys ("W", "b", ...); `buffers` hold non-trainable state. The model sets
-    `needs_input_grad` to False on the first layer, whose input gradient nobody uses.
+    `params` and `grads` share keys ("W", "b", ...); `buffers` hold non-trainable state. The model applies
+    its plan once (plan.py): `needs_input_grad` False on the first layer, whose input gradient nobody uses;
+    the workspace slots of what forward and backward return; the layers a conv does the work of (absorb).
 
     Subclasses whose backward reads neither forward's input nor its output array (only what the layer computed
-    and kept itself), and whose forward never returns a view of its input, set `keeps_no_io`: the model may
+    and kept itself), and whose forward never returns a view of its input, set `keeps_no_io`: the plan may
     then hand their inputs and outputs on through shared buffers.
     """
 
     keeps_no_io = False
 
-    def __init__(self, node: dict[str, Any], params: dict[str, np.ndarray], buffers: dict[str, np.ndarray]):
+    def __init__(
+        self,
+        node: dict[str, Any],
+        params: dict[str, np.ndarray],
+        buffers: dict[str, np.ndarray],
+        workspace: Workspace | None = None,
+    ):
         self.name: str = node["name"]
         self.node = node
         self.args: dict[str, Any] = node.get("args", {})
@@ -74,11 +102,21 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.needs_input_grad = True
         self._scratch: dict[str, np.ndarray] = {}
-        self.workspace = Workspace()  # the model gives all its layers one shared workspace
-        # Set by the model where what forward / backward return is read by the next layer only, and then by
-        # nobody: such arrays live in shared workspace buffers (output(), input_grad()).
-        self.hand_on_output = False
-        self.hand_on_input_grad = False
+        self.workspace = Workspace() if workspace is None else workspace  # the model's, shared by its layers
+        # The workspace slots that what forward (in training) and backward return live in, from the model's
+        # plan; None: fresh arrays.
+        self.output_slot: str | None = None
+        self.input_grad_slot: str | None = None
+
+    def can_absorb(self, following: Layer, absorbed: tuple[Layer, ...]) -> bool:
+        """Whether this layer can also do the work of `following`, the layer after those it absorbed already.
+        Layers that fuse others (conv) say yes where they can; the plan asks (plan.fuse_into_layers)."""
+        return False
+
+    def absorb(self, layers: tuple[Layer, ...]) -> None:
+        """Do the work of `layers` (in run order) too, from now on; () undoes it. Set by the model's plan."""
+        if layers:
+            raise ValueError(f"{self.name} cannot do the work of other layers")
 
     def scratch(self, key: str, shape: tuple[int, ...], dtype: Any, fill: float | None = None) -> np.ndarray:
         """A work array kept from call to call, because fresh large arrays cost page faults on every step.
@@ -102,29 +140,25 @@ class Layer:
         self, shape: tuple[int, ...], dtype: Any, reading: np.ndarray, train: bool, axes: tuple[int, ...] | None = None
     ) -> np.ndarray:
         """An uninitialised array for forward to return, C-ordered or laid out in memory as `axes` (outermost
-        axis first) say. `reading` is the input it is computed from.
+        axis first) say. `reading` is the input it is computed from (the plan never puts both in one slot).
 
-        In training, if the model found that only the next layer reads it (hand_on_output), it lives in one of
-        two shared workspace buffers, the one `reading` is not in; otherwise it is fresh. Large fresh arrays
-        cost page faults on every step.
+        In training it lives in the workspace slot the plan gave it, if any; otherwise it is fresh. Large
+        fresh arrays cost page faults on every step.
         """
-        return self._handed_on(self.hand_on_output and train, shape, dtype, reading, axes)
+        return self._returned(self.output_slot if train else None, shape, dtype, axes)
 
     def input_grad(
         self, shape: tuple[int, ...], dtype: Any, reading: np.ndarray, axes: tuple[int, ...] | None = None
     ) -> np.ndarray:
         """output() for the input gradient backward returns, computed from `reading` (dout)."""
-        return self._handed_on(self.hand_on_input_grad, shape, dtype, reading, axes)
+        return self._returned(self.input_grad_slot, shape, dtype, axes)
 
-    def _handed_on(
-        self, shared: bool, shape: tuple[int, ...], dtype: Any, reading: np.ndarray, axes: tuple[int, ...] | None
+    def _returned(
+        self, slot: str | None, shape: tuple[int, ...], dtype: Any, axes: tuple[int, ...] | None
     ) -> np.ndarray:
         axes = tuple(range(len(shape))) if axes is None else tuple(axes)
         stored_shape = tuple(shape[axis] for axis in axes)
-        if shared:
-            stored = self.workspace.array_apart_from(HANDED_ON_SLOTS, stored_shape, dtype, reading)
-        else:
-            stored = np.empty(stored_shape, dtype)
+        stored = np.empty(stored_shape, dtype) if slot is None else self.workspace.array(slot, stored_shape, dtype)
         return stored.transpose(np.argsort(axes))
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:

@@ -8,8 +8,7 @@ im2col makes one copy from a strided view whose innermost axis stays contiguous,
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from netlang.lazy import numpy as np
 
 
 def padded(
@@ -37,7 +36,7 @@ def padded(
 def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
     """A read-only strided view (N, C, OH, OW, KH, KW) of the windows of an already padded input."""
     (sh, sw), (oh, ow) = stride, out_hw
-    view = sliding_window_view(xp, kernel, axis=(2, 3))
+    view = np.lib.stride_tricks.sliding_window_view(xp, kernel, axis=(2, 3))
     return view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
 
 

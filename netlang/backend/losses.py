@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from netlang.backend.activations import stable_sigmoid
 from netlang.errors import DataError
+from netlang.ops.sigmoid import stable_sigmoid
 
 LossResult = tuple[float, np.ndarray, np.ndarray]
 

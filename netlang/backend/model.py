@@ -1,8 +1,8 @@
-"""build(ir) -> Model: the NumPy layer pipeline with forward, fused loss, backward and state handling."""
+"""build(ir, loss=..., init=...) -> Model: the NumPy engine's model, with forward, fused loss, backward and
+state handling. It implements the engine interface of netlang/engine.py."""
 
 from __future__ import annotations
 
-import itertools
 import os
 from functools import partial
 from typing import Any
@@ -13,75 +13,78 @@ from netlang.backend.base import Layer, Workspace
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
 from netlang.backend.parallel import MAX_SHARDS, run_in_threads, shard_count, single_threaded_blas
-from netlang.backend.registry import LAYERS
-from netlang.backend.schedule import execution_order
+from netlang.backend.plan import PLAN_PASSES, Plan, PlanPass, make_plan
 from netlang.errors import DataError, SchemaError
-from netlang.initializers import initial_param, initial_weight, resolve_schemes
+from netlang.initializers import initial_weight, resolve_schemes
+from netlang.ops import OPS
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict) and "value" in value:
-        return value["value"]
-    return value
-
-
-def _loss_name(ir: dict[str, Any]) -> str:
-    named = _plain(ir.get("train", {}).get("loss", "auto")) or "auto"
-    if named == "auto":
+def resolve_loss(ir: dict[str, Any], loss: str = "auto") -> str:
+    """The loss a model of `ir` trains with: `loss`, or for "auto" the one its last layer implies."""
+    if loss == "auto":
         return default_loss(ir["layers"][-1]["op"])
-    if named not in LOSSES:
-        raise SchemaError(f"unknown loss {named!r}; valid: auto, {', '.join(LOSSES)}")
-    return named
+    if loss not in LOSSES:
+        raise SchemaError(f"unknown loss {loss!r}; valid: auto, {', '.join(LOSSES)}")
+    return loss
 
 
 class Model:
     """A built network. Its parameter arrays are the layers': writing model.params[k][...] changes it.
 
-    `layers` are in IR order. `pipeline` is the order forward() runs them in (see schedule.py), and `body`
-    the part of it that runs before the loss, which applies a final softmax/sigmoid itself when fused.
+    `layers` are in IR order. `plan` (plan.py) says the order forward() runs them in (`pipeline`), the part
+    of it a training step runs before the loss (`body`; the loss applies a final softmax/sigmoid itself),
+    which layers a conv does the work of, and which arrays live in shared buffers.
     """
 
-    def __init__(self, ir: dict[str, Any], layers: list[Layer], dtype: type, rng: np.random.Generator):
+    xp = np  # the array module of this engine: optimizers compute with it
+
+    def __init__(
+        self,
+        ir: dict[str, Any],
+        layers: list[Layer],
+        dtype: type,
+        rng: np.random.Generator,
+        loss: str,
+        workspace: Workspace,
+        passes: tuple[PlanPass, ...] = PLAN_PASSES,
+    ):
         self.ir = ir
         self.layers = layers
         self.dtype = np.dtype(dtype)
         self.params = {f"{lay.name}.{k}": v for lay in layers for k, v in lay.params.items()}
         self.buffers = {f"{lay.name}.{k}": v for lay in layers for k, v in lay.buffers.items()}
-        self.loss_name = _loss_name(ir)
-        fused = FUSED_ACTIVATION.get(self.loss_name)
-        # The loss applies a final softmax/sigmoid itself (stable, simpler gradient): stop before it.
-        before_loss = layers[:-1] if fused and layers and layers[-1].node["op"] == fused else layers
-        self.body = execution_order(before_loss)
-        self.pipeline = execution_order(layers)
+        self.loss_name = loss
         self.rng = rng
-        self.workspace = Workspace()
-        for layer in layers:
-            layer.workspace = self.workspace
-        if self.body:
-            self.body[0].needs_input_grad = False
+        self.workspace = workspace
         self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
         self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
         self._ops = {layer.node["op"] for layer in layers}
+        self.replan(passes)
 
-    @property
-    def body(self) -> list[Layer]:
-        """The layers a training step runs before the loss, in execution order."""
-        return self._body
-
-    @body.setter
-    def body(self, layers: list[Layer]) -> None:
-        # An array one layer hands to the next, which reads it and keeps no reference to it, is dead after
-        # that and can live in a shared buffer (Layer.output). What the last layer returns reaches the loss
-        # or the caller.
-        self._body = layers
+    def replan(self, passes: tuple[PlanPass, ...] = PLAN_PASSES) -> Plan:
+        """Make the plan from `passes` (netlang/backend/plan.py) and apply it to the layers; () runs every
+        layer on its own in IR order, every array fresh. Tests compare plans this way."""
+        fused = FUSED_ACTIVATION.get(self.loss_name)
+        # The loss applies a final softmax/sigmoid itself (stable, simpler gradient): the body stops before it.
+        ends_in_fused = bool(self.layers) and self.layers[-1].node["op"] == fused
+        body_length = len(self.layers) - 1 if ends_in_fused else len(self.layers)
+        by_name = {layer.name: layer for layer in self.layers}
+        self.plan = make_plan(list(by_name), body_length, by_name, passes)
         for layer in self.layers:
-            layer.hand_on_output = layer.hand_on_input_grad = False
-        for layer, next_layer in itertools.pairwise(layers):
-            layer.hand_on_output = layer.keeps_no_io and next_layer.keeps_no_io
-        for layer in layers:
-            layer.hand_on_input_grad = layer.keeps_no_io
+            layer.absorb(())
+            layer.output_slot = layer.input_grad_slot = None
+            layer.needs_input_grad = True
+        for step in self.plan.steps:
+            layer = by_name[step.layer]
+            layer.absorb(tuple(by_name[name] for name in step.absorbs))
+            layer.output_slot, layer.input_grad_slot = step.output_slot, step.input_grad_slot
+        self.pipeline = [by_name[step.layer] for step in self.plan.steps]
+        self.body = self.pipeline[: self.plan.body_length]
+        if self.body:
+            self.body[0].needs_input_grad = False
+        return self.plan
 
     @property
     def rng(self) -> np.random.Generator:
@@ -165,8 +168,6 @@ class Model:
         by their sizes. Dropout masks come from generators seeded from this model's `rng`, one per part."""
         x, t = self._input(x), np.asarray(t)
         copies = self._shard_copies(shards)
-        for copy in copies:
-            copy.loss_name = self.loss_name
         if "dropout" in self._ops:
             for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
                 copy.rng = np.random.default_rng(seed)
@@ -183,8 +184,10 @@ class Model:
     def _shard_copies(self, count: int) -> list[Model]:
         """`count` models whose layers share this model's parameter and buffer arrays but nothing else."""
         while len(self._copies) < count:
-            layers = [LAYERS[layer.node["op"]](layer.node, layer.params, layer.buffers) for layer in self.layers]
-            self._copies.append(Model(self.ir, layers, self.dtype, np.random.default_rng(0)))
+            workspace = Workspace()
+            layers = [type(layer)(layer.node, layer.params, layer.buffers, workspace) for layer in self.layers]
+            copy = Model(self.ir, layers, self.dtype, np.random.default_rng(0), self.loss_name, workspace)
+            self._copies.append(copy)
         return self._copies[:count]
 
     def _loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
@@ -232,23 +235,43 @@ class Model:
         self.load_state_dict(tensors, origin=str(path))
 
 
-def _make_layer(node: dict[str, Any], scheme: str | None, rng: np.random.Generator, dtype: type) -> Layer:
-    op = node["op"]
-    if op not in LAYERS:
-        raise SchemaError(f"layer '{node['name']}': the NumPy backend has no op {op!r}").at(node.get("pos"))
+def _make_layer(
+    node: dict[str, Any], scheme: str | None, rng: np.random.Generator, dtype: type, workspace: Workspace
+) -> Layer:
+    """The NumPy layer of an IR node, its tensors made as its op declares (shapes from the IR)."""
+    op = OPS.get(node["op"])
+    if op is None:
+        raise SchemaError(f"layer '{node['name']}': the NumPy backend has no op {node['op']!r}").at(node.get("pos"))
     params = {}
-    for kind, shape in node.get("param_shapes", {}).items():
-        shape = tuple(shape)
-        params[kind] = initial_weight(scheme, shape, rng, dtype) if kind == "W" else initial_param(kind, shape, dtype)
-    buffers = {}
-    for kind, shape in node.get("buffer_shapes", {}).items():
-        fill = 1.0 if kind == "running_var" else 0.0
-        buffers[kind] = np.full(tuple(shape), fill, dtype=dtype)
-    return LAYERS[op](node, params, buffers)
+    for param in op.params:
+        shape = tuple(node["param_shapes"][param.name])
+        if param.fill is None:
+            fan_in = param.fan_in(node["args"], node["in_shape"])
+            params[param.name] = initial_weight(scheme, shape, fan_in, rng, dtype)
+        else:
+            params[param.name] = np.full(shape, param.fill, dtype=dtype)
+    buffers = {
+        buffer.name: np.full(tuple(node["buffer_shapes"][buffer.name]), buffer.fill, dtype=dtype)
+        for buffer in op.buffers
+    }
+    return op.layer(node, params, buffers, workspace)
 
 
-def build(ir: dict[str, Any], dtype: str = "float32", seed: int | None = 0, init: str | None = None) -> Model:
-    """Turn a validated, shape-inferred IR dict into a Model; SchemaError for a bad dtype, init or loss."""
+def build(
+    ir: dict[str, Any],
+    *,
+    loss: str = "auto",
+    init: str = "auto",
+    dtype: str = "float32",
+    seed: int | None = 0,
+    passes: tuple[PlanPass, ...] = PLAN_PASSES,
+) -> Model:
+    """Turn a validated, shape-inferred IR dict into a Model.
+
+    The training choices are passed in, never read from the IR's train section: `loss` ("auto": from the
+    last layer), `init` (the network's init scheme; a layer's own `init` arg wins). SchemaError for a bad
+    dtype, init or loss.
+    """
     if dtype not in DTYPES:
         raise SchemaError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     for node in ir.get("layers", []):
@@ -259,7 +282,11 @@ def build(ir: dict[str, Any], dtype: str = "float32", seed: int | None = 0, init
                 "(netlang.language.compiler.compile_ir gives it)"
             ).at(node.get("pos"), ir.get("source"))
     schemes = resolve_schemes(ir, init)
+    loss = resolve_loss(ir, loss)
     weight_seed, dropout_seed = np.random.SeedSequence(seed).spawn(2)
     weight_rng = np.random.default_rng(weight_seed)
-    layers = [_make_layer(node, schemes.get(node["name"]), weight_rng, DTYPES[dtype]) for node in ir["layers"]]
-    return Model(ir, layers, DTYPES[dtype], np.random.default_rng(dropout_seed))
+    workspace = Workspace()
+    layers = [
+        _make_layer(node, schemes.get(node["name"]), weight_rng, DTYPES[dtype], workspace) for node in ir["layers"]
+    ]
+    return Model(ir, layers, DTYPES[dtype], np.random.default_rng(dropout_seed), loss, workspace, passes)

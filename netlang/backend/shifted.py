@@ -20,7 +20,7 @@ per image or pixel.
 
 from __future__ import annotations
 
-import numpy as np
+from netlang.lazy import numpy as np
 
 
 def stacked_grid(n: int, h: int, pad_h: int, kernel_h: int) -> tuple[int, int]:

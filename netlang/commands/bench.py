@@ -71,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     from netlang.backend import build
     from netlang.commands.gradcheck import random_targets
     from netlang.errors import UsageError
+    from netlang.language.trainfields import resolve_training
 
     if args.batch < 1 or args.steps < 1 or args.warmup < 0 or args.images < 1:
         raise UsageError("--batch, --steps and --images must be at least 1, --warmup at least 0")
     ir = load_spec(args.spec)
-    model = build(ir, dtype=args.dtype, seed=args.seed)
+    config = resolve_training(ir)
+    model = build(ir, loss=config["loss"], init=config["init"], dtype=args.dtype, seed=args.seed)
     rng = np.random.default_rng(args.seed)
     input_shape = tuple(ir["input"]["shape"])
     x = rng.standard_normal((args.batch,) + input_shape).astype(args.dtype)

@@ -47,11 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from netlang.backend import build
     from netlang.backend.gradcheck import check_model_gradients
     from netlang.errors import UsageError
+    from netlang.language.trainfields import resolve_training
 
     if args.batch < 1 or args.entries < 0:
         raise UsageError("--batch must be at least 1 and --entries at least 0")
     ir = load_spec(args.spec)
-    model = build(ir, dtype="float64", seed=args.seed)
+    config = resolve_training(ir)
+    model = build(ir, loss=config["loss"], init=config["init"], dtype="float64", seed=args.seed)
     rng = np.random.default_rng(args.seed)
     x = rng.standard_normal((args.batch,) + tuple(ir["input"]["shape"]))
     t = random_targets(model, (args.batch,) + tuple(ir["layers"][-1]["out_shape"]), rng)

@@ -92,7 +92,8 @@ def study(ir: dict[str, Any], config: dict[str, Any], x: np.ndarray, inits: list
     trained_ir = with_training(ir, config)
     results = []
     for scheme in inits:
-        model = build(trained_ir, dtype="float32", seed=config["seed"], init=None if scheme == "auto" else scheme)
+        init = config["init"] if scheme == "auto" else scheme
+        model = build(trained_ir, loss=config["loss"], init=init, dtype="float32", seed=config["seed"])
         layers = []
         for node, values in layer_outputs(model, x):
             op = node["op"]

@@ -1,6 +1,8 @@
 """The compiler: the front end's stages applied in order, from a spec path, spec text or IR to inferred IR.
 
-    spec text --parse--> tree --lower--> IR --validate--> valid IR --infer--> IR with shapes and costs
+    spec text --parse--> tree --lower--> IR --validate--> valid IR --PASSES--> IR with shapes and costs
+
+Each stage and pass is a function (value, filename) -> value, applied once, in the order of these tuples.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from netlang.errors import NetlangError, SchemaError, UsageError
-from netlang.language.infer import infer
+from netlang.language.infer import add_totals, infer
 from netlang.language.lower import lower
 from netlang.language.parser import parse
+from netlang.language.rewrites import check_last_only, insert_implicit_flattens
 from netlang.language.schema import validate
 
-SPEC_STAGES = (parse, lower, validate, infer)
-IR_STAGES = (validate, infer)
+# From valid IR to IR with shapes and costs: checks past the schema, shape inference, rewrites, totals.
+PASSES = (check_last_only, infer, insert_implicit_flattens, add_totals)
+SPEC_STAGES = (parse, lower, validate, *PASSES)
+IR_STAGES = (validate, *PASSES)
 
 
 def compile_ir(source: str | Path | dict[str, Any], filename: str | None = None) -> dict[str, Any]:

@@ -1,7 +1,6 @@
-"""Stage 4, infer: valid IR -> IR with every layer's shapes, parameter shapes, counts and costs, plus totals.
+"""The infer pass: valid IR -> IR with every layer's shapes, parameter shapes, counts and costs.
 
-Inserts the implicit `flatten` where an image meets `affine`, and checks what the schema cannot: sizes that
-do not fit, softmax anywhere but last. Idempotent: inferring an inferred IR gives the same IR.
+Idempotent: inferring an inferred IR gives the same IR. The shape rules are the ops' own (netlang/ops).
 """
 
 from __future__ import annotations
@@ -11,7 +10,8 @@ from math import prod
 from typing import Any
 
 from netlang.errors import NetlangError, ShapeError
-from netlang.shapes import SHAPE_RULES, describe
+from netlang.ops import OPS
+from netlang.ops.base import describe
 
 FLOAT_BYTES = 4  # activation and parameter memory are reported for float32
 
@@ -29,37 +29,18 @@ def infer(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
         raise ShapeError(
             f"the input shape must be CxHxW (like 1x28x28) or a vector size (like 784); got {written}"
         ).at(ir["input"].get("pos"), source)
-    layers: list[dict[str, Any]] = []
-    flatten_count = sum(1 for layer in ir["layers"] if layer["op"] == "flatten")
-    names = {layer["name"] for layer in ir["layers"]}
-    for index, layer in enumerate(result["layers"]):
-        if layer["op"] == "affine" and len(in_shape) == 3:
-            flatten_count += 1
-            while f"flatten{flatten_count}" in names:
-                flatten_count += 1
-            implicit = {"name": f"flatten{flatten_count}", "op": "flatten", "args": {}, "implicit": True}
-            if "pos" in layer:
-                implicit["pos"] = layer["pos"]
-            in_shape = _annotate(implicit, in_shape, source)
-            layers.append(implicit)
-        if layer["op"] == "softmax" and index != len(result["layers"]) - 1:
-            raise ShapeError(
-                "softmax may only be the last layer (the losses expect it there); "
-                f"'{layer['name']}' is followed by '{result['layers'][index + 1]['name']}'"
-            ).at(layer.get("pos"), source)
-        in_shape = _annotate(layer, in_shape, source)
-        layers.append(layer)
-    result["layers"] = layers
-    result["totals"] = totals(result)
+    for layer in result["layers"]:
+        in_shape = annotate(layer, in_shape, source)
     return result
 
 
-def _annotate(layer: dict[str, Any], in_shape: list[int], source: str | None) -> list[int]:
-    rule = SHAPE_RULES[layer["op"]]
+def annotate(layer: dict[str, Any], in_shape: list[int], source: str | None) -> list[int]:
+    """Write a layer's shapes and costs into it, for input `in_shape`; returns its output shape."""
+    op = OPS[layer["op"]]
     try:
-        out_shape = rule.out_shape(layer["args"], in_shape)
-        params, buffers = rule.param_shapes(layer["args"], in_shape)
-        macs = rule.macs(layer["args"], in_shape, out_shape)
+        out_shape = op.out_shape(layer["args"], in_shape)
+        params, buffers = op.param_shapes(layer["args"], in_shape)
+        macs = op.macs(layer["args"], in_shape, out_shape)
     except NetlangError as err:
         err.message = f"{layer['name']}: {err.message}"
         raise err.at(layer.get("pos"), source) from None
@@ -76,6 +57,11 @@ def _annotate(layer: dict[str, Any], in_shape: list[int], source: str | None) ->
     layer["macs"] = macs
     layer["act_bytes"] = prod(out_shape) * FLOAT_BYTES
     return out_shape
+
+
+def add_totals(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
+    """The IR with its whole-network figures (`totals`) added; the last pass, once the layers are final."""
+    return {**ir, "totals": totals(ir)}
 
 
 def totals(ir: dict[str, Any]) -> dict[str, int]:

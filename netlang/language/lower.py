@@ -186,7 +186,7 @@ def _match_signature(
             index += 1
             skipped.clear()
         elif not arg.required:
-            args[arg.name] = arg.default
+            args[arg.name] = arg.default_for(args)
             skipped.append(arg)
         else:
             wanted = " or ".join(_describe(a) for a in (*skipped, arg))
@@ -212,11 +212,10 @@ def _match_signature(
         args[option.name] = _convert(option, value)
         arg_pos[option.name] = pos_of(value)
         index += 2
-    for option in op.options:
+    # Constant defaults first, then those computed from the other arguments (a pool's stride is its kernel).
+    for option in sorted(op.options, key=lambda option: callable(option.default)):
         if option.name not in args and option.default is not None:
-            args[option.name] = option.default
-    if "stride" in options and "stride" not in args:
-        args["stride"] = list(args["kernel"]) if op.name == "pool" else [1, 1]
+            args[option.name] = option.default_for(args)
     return args, arg_pos
 
 

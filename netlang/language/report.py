@@ -5,34 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from netlang.ops import OPS
+from netlang.ops.base import layer_text
 
 
 def op_text(layer: dict[str, Any]) -> str:
-    """A layer's op with its arguments, as a spec would write it: 'conv 30 5x5 pad 1', 'pool max 2x2'."""
-    op = OPS[layer["op"]]
-    args = layer["args"]
-    words = [op.name]
-    for arg in op.positional:
-        if arg.name in args:
-            words.append(_value_text(args[arg.name]))
-    for arg in op.options:
-        value = args.get(arg.name)
-        if value is None or value == arg.default:
-            continue
-        if arg.name == "stride" and value == (args.get("kernel") if op.name == "pool" else [1, 1]):
-            continue
-        words += [arg.name, _value_text(value)]
-    if layer.get("implicit"):
-        words.append("(implicit)")
-    return " ".join(words)
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, list):
-        return "x".join(map(str, value))
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
+    """A layer's op with its arguments, as a spec would write it: 'conv 30 5x5 pad 1x1', 'pool max 2x2'."""
+    text = layer_text(OPS[layer["op"]], layer["args"])
+    return f"{text} (implicit)" if layer.get("implicit") else text
 
 
 def summary_data(ir: dict[str, Any]) -> dict[str, Any]:

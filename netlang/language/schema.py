@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from netlang.errors import SchemaError, did_you_mean
+from netlang.ops.base import Arg, Op
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "ir.schema.json"
+BASE_SCHEMA_PATH = Path(__file__).resolve().parent / "ir_base.schema.json"
 
 _TYPE_WORDS = {
     "integer": "a whole number",
@@ -28,8 +29,51 @@ _TYPE_WORDS = {
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict[str, Any]:
-    """The IR's JSON Schema (draft 2020-12), as shipped in the package."""
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    """The IR's JSON Schema (draft 2020-12): ir_base.schema.json with the per-op parts of the op registry.
+
+    netlang/ir.schema.json holds the same, generated for other tools (python -m netlang.ops.generate).
+    """
+    from netlang.ops import OPS
+
+    schema = json.loads(BASE_SCHEMA_PATH.read_text(encoding="utf-8"))
+    layer = schema["$defs"]["layer"]
+    layer["properties"]["op"] = {"enum": list(OPS), "description": "the layer"}
+    layer["allOf"] = [
+        {
+            "if": {"properties": {"op": {"const": name}}, "required": ["op"]},
+            "then": {"properties": {"args": {"$ref": f"#/$defs/args/{name}"}}},
+        }
+        for name in OPS
+    ]
+    schema["$defs"]["args"] = {name: args_schema(op) for name, op in OPS.items()}
+    del schema["$comment"]
+    return schema
+
+
+def args_schema(op: Op) -> dict[str, Any]:
+    """The JSON Schema of an op's `args` after lowering: every argument with a default is filled in."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [arg.name for arg in op.args if arg.required or arg.default is not None],
+        "properties": {arg.name: _arg_schema(arg) for arg in op.args},
+    }
+
+
+def _arg_schema(arg: Arg) -> dict[str, Any]:
+    if arg.schema is not None:
+        value = dict(arg.schema)
+    elif arg.kind == "int":
+        value = {"type": "integer", **arg.bounds}
+    elif arg.kind == "real":
+        value = {"type": "number", **arg.bounds}
+    elif arg.kind == "size":
+        value = {"type": "array", "items": {"type": "integer", **arg.bounds}, "minItems": 2, "maxItems": 2}
+    elif arg.kind == "choice":
+        value = {"enum": list(arg.choices)}
+    else:
+        value = {"type": "string"}
+    return {**value, "description": arg.noun or arg.what}
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +81,12 @@ def _validator():
     from jsonschema import Draft202012Validator  # imported here: it is the slowest import of the front end
 
     return Draft202012Validator(load_schema())
+
+
+def forget_schema() -> None:
+    """Drop the cached schema and validator, after the op registry changed."""
+    load_schema.cache_clear()
+    _validator.cache_clear()
 
 
 def validate(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from netlang.engine import Model
 from netlang.errors import TrainingError
 from netlang.train.checkpoint import Checkpoint, save_checkpoint
 from netlang.train.evaluate import accuracy_count, evaluate
@@ -78,7 +79,7 @@ class Trainer:
 
     def __init__(
         self,
-        model: Any,
+        model: Model,
         ir: dict[str, Any],
         config: dict[str, Any],
         data: Split,
@@ -93,7 +94,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.progress = progress if progress is not None else Silent()
         self.resume_command = resume_command
-        self.optimizer = make_optimizer(config)
+        self.optimizer = make_optimizer(config, model.xp)
         self.base_lr = base_lr(config)
         self.early = EarlyStopping(config["patience"])
         self.shuffler = np.random.default_rng([config["seed"], SHUFFLE_STREAM])

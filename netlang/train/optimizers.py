@@ -1,4 +1,8 @@
-"""Gradient-descent optimizers: each updates a dict of parameter arrays in place from a dict of gradients.
+"""Gradient-descent optimizers: each updates a model's named parameters in place from its gradients.
+
+They are written against the engine interface (netlang/engine.py): the arrays belong to the engine's array
+module `xp` (NumPy's, or another with the same names: sqrt, zeros_like, asarray), and every update is an
+in-place operator, so one definition serves every engine.
 
 Every optimizer keeps its state (velocities, squared-gradient averages, step count) in plain arrays created
 lazily on the first update, keyed like the parameters, and can hand that state out and take it back
@@ -30,8 +34,9 @@ class Optimizer:
     #: names of the per-parameter state arrays this optimizer keeps, e.g. ("v",) for momentum
     slots: tuple[str, ...] = ()
 
-    def __init__(self, lr: float) -> None:
+    def __init__(self, lr: float, xp: Any = np) -> None:
         self.lr = float(lr)
+        self.xp = xp
         self.steps = 0
         self.state: dict[str, Arrays] = {slot: {} for slot in self.slots}
 
@@ -48,7 +53,7 @@ class Optimizer:
         """The state array `slot` for parameter `key`, created as zeros on first use."""
         arrays = self.state[slot]
         if key not in arrays:
-            arrays[key] = np.zeros_like(like)
+            arrays[key] = self.xp.zeros_like(like)
         return arrays[key]
 
     def state_dict(self) -> dict[str, Any]:
@@ -69,7 +74,7 @@ class Optimizer:
             slot, _, key = name.partition("/")
             if slot not in self.state:
                 raise KeyError(f"optimizer state '{name}' does not belong to {type(self).__name__}")
-            self.state[slot][key] = np.array(value, copy=True)
+            self.state[slot][key] = self.xp.asarray(np.array(value, copy=True))
 
 
 class SGD(Optimizer):
@@ -84,8 +89,8 @@ class Momentum(Optimizer):
 
     slots = ("v",)
 
-    def __init__(self, lr: float, momentum: float = 0.9) -> None:
-        super().__init__(lr)
+    def __init__(self, lr: float, momentum: float = 0.9, xp: Any = np) -> None:
+        super().__init__(lr, xp)
         self.momentum = float(momentum)
 
     def _update_one(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
@@ -110,14 +115,14 @@ class AdaGrad(Optimizer):
 
     slots = ("h",)
 
-    def __init__(self, lr: float, eps: float = 1e-8) -> None:
-        super().__init__(lr)
+    def __init__(self, lr: float, eps: float = 1e-8, xp: Any = np) -> None:
+        super().__init__(lr, xp)
         self.eps = float(eps)
 
     def _update_one(self, key: str, param: np.ndarray, grad: np.ndarray) -> None:
         squares = self._slot("h", key, param)
         squares += grad * grad
-        param -= self.lr * grad / (np.sqrt(squares) + self.eps)
+        param -= self.lr * grad / (self.xp.sqrt(squares) + self.eps)
 
 
 class RMSprop(Optimizer):
@@ -125,8 +130,8 @@ class RMSprop(Optimizer):
 
     slots = ("h",)
 
-    def __init__(self, lr: float, rho: float = 0.99, eps: float = 1e-8) -> None:
-        super().__init__(lr)
+    def __init__(self, lr: float, rho: float = 0.99, eps: float = 1e-8, xp: Any = np) -> None:
+        super().__init__(lr, xp)
         self.rho = float(rho)
         self.eps = float(eps)
 
@@ -134,7 +139,7 @@ class RMSprop(Optimizer):
         squares = self._slot("h", key, param)
         squares *= self.rho
         squares += (1.0 - self.rho) * grad * grad
-        param -= self.lr * grad / (np.sqrt(squares) + self.eps)
+        param -= self.lr * grad / (self.xp.sqrt(squares) + self.eps)
 
 
 class Adam(Optimizer):
@@ -142,8 +147,10 @@ class Adam(Optimizer):
 
     slots = ("m", "v")
 
-    def __init__(self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> None:
-        super().__init__(lr)
+    def __init__(
+        self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, xp: Any = np
+    ) -> None:
+        super().__init__(lr, xp)
         self.beta1 = float(beta1)
         self.beta2 = float(beta2)
         self.eps = float(eps)
@@ -163,7 +170,7 @@ class Adam(Optimizer):
             square += (1.0 - self.beta2) * grad * grad
             mean_hat = mean / first_correction
             square_hat = square / second_correction
-            param -= self.lr * mean_hat / (np.sqrt(square_hat) + self.eps)
+            param -= self.lr * mean_hat / (self.xp.sqrt(square_hat) + self.eps)
 
 
 #: The optimizer keyword of a train section -> its class.
@@ -203,8 +210,9 @@ def base_lr(config: dict[str, Any]) -> float:
     return DEFAULT_LR[config["optimizer"]] if lr is None else float(lr)
 
 
-def make_optimizer(config: dict[str, Any]) -> Optimizer:
-    """The optimizer named by config["optimizer"], built with the config's lr and hyper-parameters."""
+def make_optimizer(config: dict[str, Any], xp: Any = np) -> Optimizer:
+    """The optimizer named by config["optimizer"], built with the config's lr and hyper-parameters, for
+    parameters of the array module `xp` (a model's `xp`)."""
     name = config["optimizer"]
     hyper = {field: config[field] for field in _HYPERPARAMETERS[name] if field in config}
-    return OPTIMIZERS[name](base_lr(config), **hyper)
+    return OPTIMIZERS[name](base_lr(config), xp=xp, **hyper)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from netlang.engine import Model
 from netlang.errors import DataError, UsageError
 from netlang.train.checkpoint import FORMAT, load_checkpoint
 from netlang.train.loop import Split
@@ -26,7 +27,7 @@ FIXED_ON_RESUME = ("data", "val_split", "seed")
 def with_training(ir: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """A copy of `ir` whose train section holds every resolved field (source positions kept where known).
 
-    The backend reads the loss and init from it, and a run's model.ir.json then records the whole config.
+    A run's model.ir.json then records the whole config.
     """
     trained = copy.deepcopy(ir)
     section = trained.get("train", {})
@@ -52,11 +53,11 @@ def load_split(ir: dict[str, Any], config: dict[str, Any]) -> tuple[Split, Any]:
     return Split(x_train, y_train, x_val, y_val, dataset.x_test, dataset.y_test), dataset
 
 
-def build_model(ir: dict[str, Any], config: dict[str, Any]) -> Any:
-    """The backend model of `ir` (which should carry the config: see with_training), seeded by the config."""
+def build_model(ir: dict[str, Any], config: dict[str, Any], dtype: str = "float32") -> Model:
+    """The model of `ir`, with the config's loss and init, seeded by the config."""
     from netlang.backend import build
 
-    return build(ir, dtype="float32", seed=config["seed"], init=config["init"])
+    return build(ir, loss=config["loss"], init=config["init"], dtype=dtype, seed=config["seed"])
 
 
 def check_config(config: dict[str, Any]) -> None:
@@ -123,7 +124,7 @@ def run_config(weights: Path) -> dict[str, Any] | None:
         return None
 
 
-def load_weights(model: Any, weights: Path) -> None:
+def load_weights(model: Model, weights: Path) -> None:
     """Fill `model` from weights.npz/best.npz (backend format) or a training checkpoint.npz."""
     if not zipfile.is_zipfile(weights):  # np.load would otherwise talk about pickles for any non-.npz file
         raise DataError(f"{weights}: not a weights file; expected an .npz archive written by netlang")

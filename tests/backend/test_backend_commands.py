@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from netlang.backend.activations import Relu
 from netlang.cli import main
+from netlang.ops.relu import Relu
 
 SPEC = "input 1x6x6\nconv 2 3x3 -> relu -> pool 2 -> affine 3 -> softmax\n"
 

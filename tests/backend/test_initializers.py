@@ -1,4 +1,5 @@
-"""Initialisation schemes and their resolution order: layer arg > build(init=) > train.init > auto."""
+"""Initialisation schemes and their resolution order: layer arg > the network's scheme > auto, where the
+network's scheme is the caller's to resolve (command line > train.init > auto, as every training field)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from netlang.backend import build
 from netlang.errors import SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
 from netlang.language.compiler import compile_ir
+from netlang.language.trainfields import resolve_training
 
 NET = "input 1x8x8\nconv 4 3x3 -> relu -> affine 5 -> dropout 0.1 -> tanh -> affine 3 -> leaky_relu -> affine 2\n"
 
@@ -25,10 +27,16 @@ def test_auto_picks_he_before_the_relu_family_and_xavier_otherwise():
 def test_resolution_order():
     spec = NET.replace("affine 5", "affine 5 init std:0.5") + "train {\n init xavier_uniform\n}\n"
     ir = compile_ir(spec)
-    assert resolve_schemes(ir)["conv1"] == "xavier_uniform"
-    assert resolve_schemes(ir, "he_uniform")["conv1"] == "he_uniform"
-    assert resolve_schemes(ir, "he_uniform")["affine1"] == "std:0.5"
-    assert resolve_schemes(ir, "auto")["conv1"] == "xavier_uniform"
+    from_spec = resolve_training(ir)["init"]
+    overridden = resolve_training(ir, {"init": "he_uniform"})["init"]
+    assert resolve_schemes(ir, from_spec)["conv1"] == "xavier_uniform"
+    assert resolve_schemes(ir, overridden)["conv1"] == "he_uniform"
+    assert resolve_schemes(ir, overridden)["affine1"] == "std:0.5"
+    assert resolve_schemes(ir)["conv1"] == "he"  # the IR's train section is not read here
+    # build takes the resolved scheme: the spec's section reaches the weights through the caller
+    weights = build(ir, init=from_spec, seed=3).params["conv1.W"]
+    np.testing.assert_array_equal(weights, build(ir, init="xavier_uniform", seed=3).params["conv1.W"])
+    assert not np.array_equal(weights, build(ir, seed=3).params["conv1.W"])
 
 
 @pytest.mark.parametrize(
@@ -37,7 +45,7 @@ def test_resolution_order():
     + [("he_uniform", np.sqrt(2 / 300)), ("xavier_uniform", np.sqrt(1 / 300))],
 )
 def test_schemes_draw_the_documented_spread(scheme, std):
-    weights = initial_weight(scheme, (200, 3, 10, 10), np.random.default_rng(0), np.float32)  # fan_in 300
+    weights = initial_weight(scheme, (200, 3, 10, 10), 300, np.random.default_rng(0), np.float32)
     assert weights.dtype == np.float32
     assert weights.std() == pytest.approx(std, rel=0.02)
     assert abs(weights.mean()) < 0.05 * std

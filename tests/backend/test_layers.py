@@ -1,100 +1,37 @@
 """Every registered op: a central-difference gradient check (params and input) and a declared-shape check.
 
-Each case is one line: the op, a one-layer spec, and the input shape. The registry test below fails if an op
-of docs/ir.md, or of the LAYERS registry, has no case here.
+The cases are the ops' own (Op.checks in netlang/ops): a layer spec and an input shape each. The registry
+test in tests/test_registries.py fails if an op declares none.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from netlang.backend import LAYERS, build
+from netlang.backend import build
 from netlang.backend.gradcheck import check_layer_gradients
 from netlang.errors import TrainingError
 from netlang.language.compiler import compile_ir
+from netlang.ops import OPS
 
 THRESHOLD = 1e-6
 BATCH = 3
 
 # (op, layer spec, input shape). Inputs are random normals, so kinks (relu at 0, max-pool ties) are not hit.
-CASES = [
-    ("conv", "conv 3 3x3", "2x5x5"),
-    ("conv", "conv 2 3x2 stride 2 pad 1", "3x7x6"),
-    ("conv", "conv 2 3x3 stride 2 round floor", "1x8x8"),
-    ("conv", "conv 4 1x1", "3x2x2"),
-    ("conv", "conv 2 3x3 pad 1", "2x5x4"),
-    ("conv", "conv 2 2x2 pad 2", "1x3x3"),
-    ("conv", "conv 3 3x3 pad 1", "4x5x5"),
-    ("conv", "conv 2 3x3 stride 2 pad 1", "4x7x7"),
-    ("conv", "conv 2 2x2 pad 2", "9x3x3"),
-    ("conv", "conv 3 3x3 pad 1", "5x6x7"),
-    ("conv", "conv 2 3x3", "5x5x4"),
-    ("conv", "conv 3 3x3 pad 2", "4x5x3"),
-    ("conv", "conv 2 2x3 pad 1", "6x5x7"),
-    ("conv", "conv 3 3x2 pad 2", "1x4x5"),
-    ("conv", "conv 2 1x3 pad 1", "7x3x5"),
-    ("conv", "conv 2 4x1 pad 1", "9x6x3"),
-    ("conv", "conv 2 5x3 pad 2", "3x7x5"),
-    ("pool", "pool 2", "2x4x4"),
-    ("pool", "pool 3 stride 2 pad 1", "2x7x7"),
-    ("pool", "pool max 2 stride 2 round ceil", "1x5x5"),
-    ("pool", "pool avg 2", "2x4x6"),
-    ("pool", "pool avg 3 stride 2 pad 1 round ceil", "2x6x6"),
-    ("pool", "pool avg 2 stride 1", "1x3x4"),
-    ("pool", "pool 2 stride 3", "2x8x8"),
-    ("pool", "pool avg 2 stride 3 pad 1", "1x6x6"),
-    ("pool", "pool 2 round floor", "1x5x5"),
-    ("affine", "affine 4", "6"),
-    ("flatten", "flatten", "2x3x2"),
-    ("relu", "relu", "7"),
-    ("relu", "relu", "2x3x3"),
-    ("sigmoid", "sigmoid", "7"),
-    ("tanh", "tanh", "7"),
-    ("identity", "identity", "7"),
-    ("swish", "swish", "2x3x3"),
-    ("softmax", "softmax", "5"),
-    ("leaky_relu", "leaky_relu 0.2", "2x3x3"),
-    ("elu", "elu 0.7", "8"),
-    ("prelu", "prelu", "2x3x3"),
-    ("prelu", "prelu", "6"),
-    ("batchnorm", "batchnorm", "5"),
-    ("batchnorm", "batchnorm", "2x3x3"),
-    ("dropout", "dropout 0.4", "3x4x4"),
-    ("step", "step", "5"),
-]
-FORWARD_ONLY = {"step"}
-
-
-def ops_in_ir_doc() -> set[str]:
-    """The op names of the table in docs/ir.md (first column, backticks or not)."""
-    text = (Path(__file__).parents[2] / "docs" / "ir.md").read_text(encoding="utf-8")
-    table = text.split("## Ops and their args", 1)[1]
-    ops = set()
-    for row in re.findall(r"^\| ([a-z_ ]+?) \|", table, flags=re.MULTILINE):
-        if row.strip() != "op":
-            ops.update(row.split())
-    return ops
+CASES = [(name, spec, shape) for name, op in OPS.items() for spec, shape in op.checks]
 
 
 def layer_and_input(spec: str, shape: str, seed: int = 0):
     """The last layer of `input SHAPE -> SPEC`, built in float64, with a random input batch for it."""
     model = build(compile_ir(f"input {shape}\n{spec}\n"), dtype="float64", seed=seed)
     layer = model.layers[-1]
-    layer.hand_on_input_grad = False  # a fresh dx on every call: tests compare the dx of several calls
+    layer.input_grad_slot = None  # a fresh dx on every call: tests compare the dx of several calls
     rng = np.random.default_rng(seed)
     for params in layer.params.values():  # move prelu/batchnorm params off their symmetric start values
         params[...] += 0.3 * rng.standard_normal(params.shape)
     x = rng.standard_normal((BATCH,) + layer.in_shape)
     return layer, x
-
-
-def test_registry_matches_ir_doc_and_every_op_has_cases():
-    assert set(LAYERS) == ops_in_ir_doc()
-    assert {op for op, _, _ in CASES} == set(LAYERS)
 
 
 @pytest.mark.parametrize("op, spec, shape", CASES, ids=[f"{s} on {shape}" for _, s, shape in CASES])
@@ -108,7 +45,7 @@ def test_declared_out_shape_matches_forward(op, spec, shape):
 @pytest.mark.parametrize("op, spec, shape", CASES, ids=[f"{s} on {shape}" for _, s, shape in CASES])
 def test_gradients_match_central_differences(op, spec, shape):
     layer, x = layer_and_input(spec, shape)
-    if op in FORWARD_ONLY:
+    if not OPS[op].differentiable:
         layer.forward(x, train=True)
         with pytest.raises(TrainingError, match=layer.name):
             layer.backward(np.ones((BATCH,) + layer.out_shape))
@@ -124,7 +61,7 @@ def test_never_writes_into_arrays_it_was_handed(op, spec, shape):
     layer.needs_input_grad = True
     x.flags.writeable = False
     out = layer.forward(x, train=True)
-    if op in FORWARD_ONLY:
+    if not OPS[op].differentiable:
         return
     dout = np.ones_like(out)
     dout.flags.writeable = False

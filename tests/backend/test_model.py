@@ -8,13 +8,17 @@ import pytest
 from netlang.backend import build
 from netlang.backend.gradcheck import check_model_gradients
 from netlang.backend.im2col import im2col
-from netlang.backend.schedule import execution_order
+from netlang.backend.plan import fuse_into_layers, swap_relu_before_max_pool
 from netlang.errors import DataError, SchemaError, TrainingError
 from netlang.language.compiler import compile_ir
+from netlang.language.trainfields import resolve_training
 
 
 def net(spec: str, **kw):
-    return build(compile_ir(spec), **kw)
+    """The model of a spec, with the loss and init of its training section, as `netlang train` builds it."""
+    ir = compile_ir(spec)
+    config = resolve_training(ir)
+    return build(ir, loss=config["loss"], init=config["init"], **kw)
 
 
 def assert_same_training_step(first, second, x, labels, atol: float = 1e-14) -> None:
@@ -146,6 +150,12 @@ def test_default_and_named_losses():
     assert net("input 3\naffine 2 -> tanh\n").loss_name == "mse"
     assert net("input 3\naffine 2 -> softmax\ntrain {\n loss auto\n}\n").loss_name == "cross_entropy"
     assert net("input 3\naffine 2 -> softmax\ntrain {\n loss mse\n}\n").loss_name == "mse"
+    # build takes the training choices as arguments and never reads them back from the IR
+    ir = compile_ir("input 3\naffine 2 -> softmax\ntrain {\n loss mse\n}\n")
+    assert build(ir).loss_name == "cross_entropy"
+    assert build(ir, loss="bce").loss_name == "bce"
+    with pytest.raises(SchemaError, match="unknown loss 'hinge'"):
+        build(ir, loss="hinge")
 
 
 def test_one_hot_and_index_targets_give_the_same_loss_and_gradients():
@@ -248,7 +258,7 @@ def test_relu_before_max_pool_runs_after_it_with_identical_results():
     spec = "input 2x6x6\nconv 3 3x3 pad 1 -> relu -> pool 2 stride 2 pad 1 -> affine 4 -> softmax\n"
     swapped, reference = net(spec, dtype="float64"), net(spec, dtype="float64")
     assert [layer.node["op"] for layer in swapped.body[:3]] == ["conv", "pool", "relu"]
-    reference.body = reference.layers[:-1]  # IR order
+    reference.replan(())  # IR order
     x = np.random.default_rng(0).standard_normal((5, 2, 6, 6))
     x[0, :, :3] = -5  # some windows all negative
     assert_same_training_step(swapped, reference, x, np.array([0, 1, 2, 3, 0]))
@@ -260,10 +270,10 @@ def test_arrays_handed_on_through_shared_buffers_change_no_result():
         " -> pool 2 stride 1 -> conv 3 1x1 -> relu -> affine 6 -> dropout 0.3 -> affine 3 -> softmax\n"
     )
     shared, fresh = net(spec, dtype="float64"), net(spec, dtype="float64")
-    assert sum(layer.hand_on_output for layer in shared.body) >= 5
-    fresh.body = fresh.body  # the same plan ...
-    for layer in fresh.layers:  # ... then every array fresh
-        layer.hand_on_output = layer.hand_on_input_grad = False
+    assert sum(layer.output_slot is not None for layer in shared.body) >= 5
+    fresh.replan((swap_relu_before_max_pool, fuse_into_layers))  # the same plan, every array fresh
+    assert [layer.name for layer in fresh.body] == [layer.name for layer in shared.body]
+    assert not any(layer.output_slot or layer.input_grad_slot for layer in fresh.layers)
     rng = np.random.default_rng(0)
     for _ in range(3):  # the shared buffers carry nothing from step to step
         x, labels = rng.standard_normal((6, 2, 10, 10)), rng.integers(0, 3, 6)
@@ -298,11 +308,10 @@ def test_layers_fused_into_the_conv_before_them_change_no_result(spec, layout):
         for layer in model.layers:
             if layer.node["op"] == "conv":
                 layer.layout, layer.BLOCK_BYTES = layout, 1  # one image per block
-    fused.body = fused_order = execution_order(fused.layers[:-1] if "softmax" in spec else fused.layers)
-    fused.pipeline = execution_order(fused.layers)
+    fused.replan()
     if layout == "shifted":
-        assert len(fused_order) < len(fused.layers) - 1
-    separate.body, separate.pipeline = separate.layers[:-1] if "softmax" in spec else separate.layers, separate.layers
+        assert len(fused.body) < len(fused.layers) - 1
+    separate.replan(())
     for name, value in fused.params.items():  # biases away from zero too
         value[...] = separate.params[name] + 0.1 * np.random.default_rng(len(name)).standard_normal(value.shape)
         separate.params[name][...] = value

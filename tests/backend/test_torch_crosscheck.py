@@ -13,6 +13,7 @@ import pytest
 from netlang.backend import build
 from netlang.backend.gradcheck import relative_error
 from netlang.language.compiler import compile_ir
+from netlang.targets import torch_modules
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -42,54 +43,13 @@ class SharedMask(nn.Module):
 
 
 def torch_layer(layer):
-    """The PyTorch module computing the same function as a NumPy backend layer, sharing its weights."""
-    op, args, p = (
-        layer.node["op"],
-        layer.args,
-        {k: torch.from_numpy(v.copy()) for k, v in layer.params.items()},
-    )
-    if op == "conv":
-        module = nn.Conv2d(p["W"].shape[1], p["W"].shape[0], tuple(args["kernel"]), args["stride"], args["pad"])
-        module.weight.data, module.bias.data = p["W"], p["b"]
-        return module
-    if op == "affine":
-        module = nn.Sequential(nn.Flatten(), nn.Linear(*p["W"].shape))
-        module[1].weight.data, module[1].bias.data = p["W"].T.contiguous(), p["b"]
-        return module
-    if op == "pool":
-        ceil = args.get("round") == "ceil"
-        if args["kind"] == "max":
-            return nn.MaxPool2d(args["kernel"], args["stride"], args["pad"], ceil_mode=ceil)
-        return nn.AvgPool2d(args["kernel"], args["stride"], args["pad"], ceil_mode=ceil, count_include_pad=True)
-    if op == "batchnorm":
-        norm = nn.BatchNorm2d if len(layer.in_shape) == 3 else nn.BatchNorm1d
-        module = norm(p["gamma"].shape[0], eps=args["eps"], momentum=1 - args["momentum"])
-        module.weight.data, module.bias.data = p["gamma"], p["beta"]
-        return module
-    if op == "prelu":
-        module = nn.PReLU(p["alpha"].shape[0])
-        module.weight.data = p["alpha"]
-        return module
-    if op == "dropout":
+    """The PyTorch module computing the same function as a NumPy backend layer (netlang's torch target),
+    sharing its weights; dropout multiplies by the mask the NumPy layer drew."""
+    if layer.node["op"] == "dropout":
         return SharedMask(layer)
-    simple = {
-        "relu": nn.ReLU,
-        "sigmoid": nn.Sigmoid,
-        "tanh": nn.Tanh,
-        "swish": nn.SiLU,
-        "identity": nn.Identity,
-        "flatten": nn.Flatten,
-    }
-    if op in simple:
-        return simple[op]()
-    if op == "leaky_relu":
-        return nn.LeakyReLU(args["alpha"])
-    if op == "elu":
-        return nn.ELU(args["alpha"])
-    raise AssertionError(f"no PyTorch counterpart for {op}")
-
-
-TORCH_PARAM = {"W": "weight", "b": "bias", "gamma": "weight", "beta": "bias", "alpha": "weight"}
+    module = torch_modules.lower(layer.node)
+    torch_modules.load_tensors(module, layer.node["op"], {**layer.params, **layer.buffers})
+    return module
 
 
 def compare(spec, batch=8, seed=0):
@@ -113,12 +73,8 @@ def compare(spec, batch=8, seed=0):
     errors = {"outputs": relative_error(probs, torch.softmax(logits, 1).detach().numpy())}
     for layer, module in zip(model.layers, modules, strict=False):
         for kind in layer.params:
-            torch_param = getattr(module[1] if layer.node["op"] == "affine" else module, TORCH_PARAM[kind])
-            torch_grad = torch_param.grad.numpy()
-            errors[f"{layer.name}.{kind}"] = relative_error(
-                grads[f"{layer.name}.{kind}"],
-                torch_grad.T if (layer.node["op"] == "affine" and kind == "W") else torch_grad,
-            )
+            torch_grad = torch_modules.torch_grad(module, layer.node["op"], kind)
+            errors[f"{layer.name}.{kind}"] = relative_error(grads[f"{layer.name}.{kind}"], torch_grad)
     assert max(errors.values()) <= TOLERANCE, errors
     return errors
 

@@ -14,9 +14,13 @@ DROPOUT = 0.2
 
 
 class TinyModel:
-    """Softmax regression x @ W + b with input dropout in training mode; the interface of a built model."""
+    """Softmax regression x @ W + b with input dropout in training mode: an engine of its own
+    (netlang.engine.Model), which the trainer and optimizers must serve as well as the NumPy backend."""
 
     loss_name = "cross_entropy"
+    xp = np
+    dtype = np.dtype(np.float32)
+    ir: dict = {}
 
     def __init__(self, n_in: int, n_out: int, seed: int) -> None:
         init = np.random.default_rng(seed)
@@ -52,13 +56,16 @@ class TinyModel:
         _, probs = self._probabilities(x, train=train)
         return float(-np.mean(np.log(probs[np.arange(len(x)), t] + 1e-7)))
 
+    def forward(self, x, train):
+        return self._probabilities(x, train=train)[1]
+
     def predict(self, x, batch_size=1000):
         return self._probabilities(x, train=False)[1]
 
     def state_dict(self):
         return {key: value.copy() for key, value in {**self.params, **self.buffers}.items()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state, origin="state dict"):
         for key, value in state.items():
             target = self.params[key] if key in self.params else self.buffers[key]
             target[...] = value

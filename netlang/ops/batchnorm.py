@@ -1,23 +1,22 @@
-"""Layers that shape training rather than the function: batch normalisation and (inverted) dropout."""
+"""batchnorm: batch normalisation, per feature (vector input) or per channel over N, H, W (image input), with
+a learned scale and shift.
+
+Training uses batch statistics and updates running = momentum·running + (1 − momentum)·batch (biased batch
+variance, as in the book); inference uses the running averages.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
 from netlang.backend.base import Layer
+from netlang.lazy import numpy as np
+from netlang.ops.base import Arg, Op, Param, per_channel
 
 
 class BatchNorm(Layer):
-    """Normalise per feature (vector input) or per channel over N, H, W (image input).
-
-    Training uses batch statistics and updates running = momentum*running + (1-momentum)*batch
-    (biased batch variance, as in the book); inference uses the running averages.
-    """
-
-    def _axes(self, x: np.ndarray) -> tuple[int, ...]:
+    def _axes(self, x) -> tuple[int, ...]:
         return (0,) + tuple(range(2, x.ndim))
 
-    def _per_channel(self, values: np.ndarray, ndim: int) -> np.ndarray:
+    def _per_channel(self, values, ndim: int):
         return values.reshape((-1,) + (1,) * (ndim - 2))
 
     def forward(self, x, train):
@@ -54,24 +53,18 @@ class BatchNorm(Layer):
         return (dx_hat - mean_dx_hat - self.x_hat * mean_dx_hat_x_hat) * self.inv_std
 
 
-class Dropout(Layer):
-    """Inverted dropout: in training keep each unit with probability 1-ratio and scale by 1/(1-ratio).
-
-    `rng` is the model's generator (set by the model), so masks are reproducible from the build seed.
-    """
-
-    rng: np.random.Generator
-
-    def forward(self, x, train):
-        ratio = self.args.get("ratio", 0.5)
-        if not train or ratio == 0:
-            self.scaled_mask = None
-            return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= ratio
-        self.scaled_mask = keep * np.asarray(1.0 / (1.0 - ratio), dtype=x.dtype)
-        return x * self.scaled_mask
-
-    def backward(self, dout):
-        if self.scaled_mask is None:
-            return dout
-        return dout * self.scaled_mask
+OP = Op(
+    "batchnorm", "batch normalisation (per channel on images) with learned scale and shift", BatchNorm,
+    options=(
+        Arg("momentum", "real", "the running-average momentum", required=False, default=0.9,
+            bounds={"minimum": 0, "exclusiveMaximum": 1}),
+        Arg("eps", "real", "the epsilon added to the variance", noun="epsilon", required=False, default=1e-5,
+            bounds={"exclusiveMinimum": 0}),
+    ),
+    params=(Param("gamma", per_channel, "(C)", fill=1.0), Param("beta", per_channel, "(C)", fill=0.0)),
+    buffers=(
+        Param("running_mean", per_channel, "(C)", fill=0.0),
+        Param("running_var", per_channel, "(C)", fill=1.0),
+    ),
+    checks=(("batchnorm", "5"), ("batchnorm", "2x3x3")),
+)

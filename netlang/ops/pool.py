@@ -1,4 +1,4 @@
-"""Max and average pooling: any stride, padding, and floor/ceil rounding.
+"""pool: max and average pooling, any stride, padding, and floor/ceil rounding, and its NumPy layer.
 
 Both work one kernel offset at a time: offset (i, j) sees a strided slice of the padded input holding
 element (i, j) of every window, so a KHxKW pool costs KH*KW vectorised passes over output-sized slices
@@ -9,17 +9,18 @@ ceil-mode window that overhangs the padded input.
 
 from __future__ import annotations
 
-import numpy as np
-
-from netlang.backend.base import Layer, memory_order
+from netlang.backend.base import Layer, Slot, memory_order
 from netlang.backend.im2col import padded
+from netlang.errors import ShapeError
+from netlang.lazy import numpy as np
+from netlang.ops.base import PAD, STRIDE, Arg, Args, Op, Shape, needs_image, rounding, window_shape
 
 
 class Pool(Layer):
     keeps_no_io = True
 
-    def __init__(self, node, params, buffers):
-        super().__init__(node, params, buffers)
+    def __init__(self, node, params, buffers, workspace=None):
+        super().__init__(node, params, buffers, workspace)
         self.kind = self.args.get("kind", "max")
         self.kernel = tuple(self.args["kernel"])
         self.stride = tuple(self.args.get("stride", self.kernel))
@@ -67,7 +68,7 @@ class Pool(Layer):
         held it (the first in window order on a tie)."""
         if which is not None:  # strided passes cost several times contiguous ones: each part is copied next to best
             axes = memory_order(best)
-            stored = self.workspace.array("pool_part", tuple(best.shape[axis] for axis in axes), best.dtype)
+            stored = self.workspace.array(Slot.POOL_PART, tuple(best.shape[axis] for axis in axes), best.dtype)
             near = stored.transpose(np.argsort(axes))
         for offset, part in self._offsets(xp):
             if offset == 0:
@@ -118,7 +119,7 @@ class Pool(Layer):
         full_shape = self.x_shape[:2] + tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=True))
         dxp = self.input_grad(full_shape, dout.dtype, dout, self.x_axes)  # dx in x's memory order
         if memory_order(dout) != self.x_axes:  # element-wise passes run far faster on one memory layout
-            in_order = self.workspace.array("pool_dout", tuple(dout.shape[axis] for axis in self.x_axes), dout.dtype)
+            in_order = self.workspace.array(Slot.POOL_DOUT, tuple(dout.shape[axis] for axis in self.x_axes), dout.dtype)
             np.copyto(in_order.transpose(np.argsort(self.x_axes)), dout)
             dout = in_order.transpose(np.argsort(self.x_axes))
         if self.kind == "max":
@@ -133,3 +134,40 @@ class Pool(Layer):
                     part += share
         (ph, pw), (_, _, h, w) = self.pad, self.x_shape
         return dxp[:, :, ph : ph + h, pw : pw + w]
+
+
+def _out_shape(args: Args, in_shape: Shape) -> Shape:
+    needs_image("pool", in_shape)
+    if args["pad"][0] * 2 > args["kernel"][0] or args["pad"][1] * 2 > args["kernel"][1]:
+        raise ShapeError(
+            f"the pooling pad {args['pad'][0]}x{args['pad'][1]} is more than half the window "
+            f"{args['kernel'][0]}x{args['kernel'][1]}: some windows would see only padding"
+        )
+    return window_shape(args, in_shape, in_shape[0])
+
+
+def _same_as_kernel(args: Args) -> list[int]:
+    """the window size"""
+    return list(args["kernel"])
+
+
+OP = Op(
+    "pool", "max or average pooling; stride defaults to the window size", Pool,
+    positional=(
+        Arg("kind", "choice", "the pooling kind", required=False, default="max", choices=("max", "avg")),
+        Arg("kernel", "size", "the window size (like 2 or 3x3)", noun="the window size", bounds={"minimum": 1}),
+    ),
+    options=(STRIDE.with_default(_same_as_kernel), PAD, rounding("floor", "ceil")),
+    out_shape=_out_shape,
+    checks=(
+        ("pool 2", "2x4x4"),
+        ("pool 3 stride 2 pad 1", "2x7x7"),
+        ("pool max 2 stride 2 round ceil", "1x5x5"),
+        ("pool avg 2", "2x4x6"),
+        ("pool avg 3 stride 2 pad 1 round ceil", "2x6x6"),
+        ("pool avg 2 stride 1", "1x3x4"),
+        ("pool 2 stride 3", "2x8x8"),
+        ("pool avg 2 stride 3 pad 1", "1x6x6"),
+        ("pool 2 round floor", "1x5x5"),
+    ),
+)

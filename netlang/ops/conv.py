@@ -1,4 +1,5 @@
-"""Convolution as im2col + GEMM, in the column layout that runs faster for the layer's shape.
+"""conv: 2-D convolution (cross-correlation), and its NumPy layer: im2col + GEMM, in the column layout that runs
+faster for the layer's shape.
 
 Stride-1 layers use width-only columns and row-shifted GEMMs (shifted.py): a third of the copying that full
 columns take, and only the input (not its columns) kept for backward. On DeepConvNet (batch 100, float32,
@@ -13,18 +14,18 @@ gradient between (N, F, ...) and (F, N, ...) order. When C*KH*KW is tiny (a firs
 image) that GEMM is mostly memory traffic and threads badly, and one GEMM per image on per-image columns
 (N, C*KH*KW, OH*OW), which yields (N, F, OH*OW) directly, is about twice as fast (measured below).
 
-A relu right after a convolution is applied by the convolution itself (fused_relu, set by schedule.py): in the
-shifted layout block by block while the output is in cache, and its mask is applied to the output gradient
-as that is copied into backward's columns. A shifted convolution also does the work of a max pool right after
-it (fused_pool), and then of the relu after that, so its own output is never written out. Each saves passes
-over memory: a DeepConvNet step ran about 6% faster with the pools fused than with the relus alone, in
-alternating runs in one process."""
+A relu right after a convolution is applied by the convolution itself (fused_relu, from the model's plan,
+netlang/backend/plan.py): in the shifted layout block by block while the output is in cache, and its mask is
+applied to the output gradient as that is copied into backward's columns. A shifted convolution also does the
+work of a max pool right after it (fused_pool), and then of the relu after that, so its own output is never
+written out. Each saves passes over memory: a DeepConvNet step ran about 6% faster with the pools fused than
+with the relus alone, in alternating runs in one process."""
 
 from __future__ import annotations
 
-import numpy as np
+from math import prod
 
-from netlang.backend.base import Layer
+from netlang.backend.base import Layer, Slot
 from netlang.backend.im2col import col2im, im2col
 from netlang.backend.shifted import (
     expand_width,
@@ -35,6 +36,8 @@ from netlang.backend.shifted import (
     weight_rows,
     width_columns,
 )
+from netlang.lazy import numpy as np
+from netlang.ops.base import INIT, PAD, STRIDE, Arg, Args, Op, Param, Shape, needs_image, rounding, window_shape
 
 
 def channel_sums(a: np.ndarray) -> np.ndarray:
@@ -64,14 +67,14 @@ class Conv(Layer):
     # Width-only columns per block of the batch in the shifted layout (see blocks()).
     BLOCK_BYTES = 3 << 20
 
-    def __init__(self, node, params, buffers):
-        super().__init__(node, params, buffers)
+    def __init__(self, node, params, buffers, workspace=None):
+        super().__init__(node, params, buffers, workspace)
         self.kernel = tuple(self.params["W"].shape[2:])
         self.stride = tuple(self.args.get("stride", (1, 1)))
         self.pad = tuple(self.args.get("pad", (0, 0)))
         self.out_hw = self.out_shape[1:]
         self.fused_relu = False
-        self.fused_pool = None  # a max Pool layer whose work this layer does (schedule.py)
+        self.fused_pool = None  # a max Pool layer whose work this layer does (absorb)
         if self.params["W"][0].size <= self.PER_IMAGE_MAX_ROWS:
             self.layout = "per_image"
         elif self.stride == (1, 1):
@@ -84,10 +87,22 @@ class Conv(Layer):
         """The shape of what forward returns: the fused pool's output shape if there is one, else out_shape."""
         return self.out_shape if self.fused_pool is None else self.fused_pool.out_shape
 
-    def can_fuse_pool(self, pool: Layer) -> bool:
-        """Whether forward can pool its own output with `pool` (shifted layout, dout never cropped)."""
+    def can_absorb(self, following: Layer, absorbed: tuple[Layer, ...]) -> bool:
+        """A max pool right after this conv, if forward can pool its own output (shifted layout, dout never
+        cropped, see Pool.fusable); then, or directly, a relu."""
+        ops = tuple(layer.node["op"] for layer in absorbed)
+        if following.node["op"] == "relu":
+            return "relu" not in ops
         uncropped = all(p <= k - 1 for p, k in zip(self.pad, self.kernel, strict=True))
-        return self.layout == "shifted" and uncropped and pool.node["op"] == "pool" and pool.fusable
+        return (
+            not ops and following.node["op"] == "pool" and following.fusable
+            and self.layout == "shifted" and uncropped
+        )
+
+    def absorb(self, layers: tuple[Layer, ...]) -> None:
+        pools = [layer for layer in layers if layer.node["op"] == "pool"]
+        self.fused_pool = pools[0] if pools else None
+        self.fused_relu = any(layer.node["op"] == "relu" for layer in layers)
 
     @property
     def per_image(self) -> bool:
@@ -108,7 +123,7 @@ class Conv(Layer):
             pad_buffer = self.scratch(key + ".padded", x.shape[:2] + (h + 2 * ph, w + 2 * pw), x.dtype, fill=0.0)
         rows, pixels = c * kh * kw, out_hw[0] * out_hw[1]
         shape = (n, rows, pixels) if per_image else (rows, n * pixels)
-        col = self.scratch(key, shape, x.dtype) if keep else self.workspace.array("col", shape, x.dtype)
+        col = self.scratch(key, shape, x.dtype) if keep else self.workspace.array(Slot.COLUMNS, shape, x.dtype)
         return im2col(x, self.kernel, stride, pad, out_hw, col, pad_buffer, channels_first, per_image)
 
     def forward(self, x, train):
@@ -125,7 +140,7 @@ class Conv(Layer):
             out = np.matmul(weights, self.col, out=self.output((n, filters, self.col.shape[2]), x.dtype, x, train))
             out += self.params["b"][:, None]
             return self._relu(out.reshape((n,) + self.out_shape), train)
-        out_by_filter = self.workspace.array("out", (filters, self.col.shape[1]), x.dtype)
+        out_by_filter = self.workspace.array(Slot.PRODUCT, (filters, self.col.shape[1]), x.dtype)
         np.matmul(weights, self.col, out=out_by_filter)
         out = self.output((n,) + self.out_shape, x.dtype, x, train)
         by_image = out_by_filter.reshape(filters, n, -1).transpose(1, 0, 2)
@@ -147,7 +162,7 @@ class Conv(Layer):
         """dout times the fused relu's mask (a work array), or dout itself when no relu is fused."""
         if not self.fused_relu:
             return dout
-        masked = self.workspace.array("masked_dout", dout.shape, dout.dtype)
+        masked = self.workspace.array(Slot.MASKED_DOUT, dout.shape, dout.dtype)
         return np.multiply(dout, self.relu_mask, out=masked)
 
     def backward(self, dout):
@@ -158,7 +173,7 @@ class Conv(Layer):
         if self.layout == "shifted":
             return self._backward_shifted(dout)
         n, filters = dout.shape[0], self.params["W"].shape[0]
-        dout_by_filter = self.workspace.array("dout", (filters, n) + dout.shape[2:], dout.dtype)
+        dout_by_filter = self.workspace.array(Slot.DOUT_BY_FILTER, (filters, n) + dout.shape[2:], dout.dtype)
         np.copyto(dout_by_filter, dout.transpose(1, 0, 2, 3))
         dout_rows = dout_by_filter.reshape(filters, -1)
         # dW^T = col @ dout^T runs 15-25% faster here than dW = dout @ col^T (measured); the transpose is tiny.
@@ -175,7 +190,7 @@ class Conv(Layer):
         """backward() on per-image columns: dW as a sum of per-image GEMMs, dx by col2im."""
         n, filters = dout.shape[0], self.params["W"].shape[0]
         dout_rows = dout.reshape(n, filters, -1)
-        per_image = self.workspace.array("dW_per_image", (n, filters, self.col.shape[1]), dout.dtype)
+        per_image = self.workspace.array(Slot.DW_PER_IMAGE, (n, filters, self.col.shape[1]), dout.dtype)
         np.matmul(dout_rows, self.col.transpose(0, 2, 1), out=per_image)
         self.grads["W"] = per_image.sum(axis=0).reshape(self.params["W"].shape)
         self.grads["b"] = channel_sums(dout_rows)
@@ -196,7 +211,7 @@ class Conv(Layer):
         col = self._columns(
             "dout_col", dout_by_filter, (1, 1), full_pad, (h, w), in_training=True, keep=False, channels_first=True
         )
-        dx_by_channel = self.workspace.array("out", (c, n, h * w), dout_by_filter.dtype)
+        dx_by_channel = self.workspace.array(Slot.PRODUCT, (c, n, h * w), dout_by_filter.dtype)
         np.matmul(flipped, col, out=dx_by_channel.reshape(c, -1))
         dx = self.input_grad(self.x_shape, dout_by_filter.dtype, dout_by_filter)
         np.copyto(dx.reshape(n, c, h * w), dx_by_channel.transpose(1, 0, 2))
@@ -244,7 +259,7 @@ class Conv(Layer):
             stride, rows = stacked_grid(count, h, ph, kh)
             # Layer-owned, so its zero padding is written once.
             pad_buffer = self.scratch(f"x_stacked{count}", (rows, w + 2 * pw, c), x.dtype, fill=0.0)
-            col = self.workspace.array("col", (rows * ow, kw * c), x.dtype)
+            col = self.workspace.array(Slot.COLUMNS, (rows * ow, kw * c), x.dtype)
             columns = width_columns(x_hwc[block], self.kernel, self.pad, pad_buffer, col)
             if train:
                 _, _, (x_stride, x_rows) = self._input_grad_grid(count)
@@ -290,8 +305,8 @@ class Conv(Layer):
         """
         n, stride, oh, ow = grid
         kh, filters = weights_by_row.shape[0], weights_by_row.shape[2]
-        rows = self.workspace.array("shifted_out", (columns.shape[0], filters), columns.dtype)
-        tmp = self.workspace.array("shifted_tmp", (columns.shape[0] - (kh - 1) * ow, filters), columns.dtype)
+        rows = self.workspace.array(Slot.SHIFTED_ROWS, (columns.shape[0], filters), columns.dtype)
+        tmp = self.workspace.array(Slot.SHIFTED_TERM, (columns.shape[0] - (kh - 1) * ow, filters), columns.dtype)
         shifted_matmul(columns, weights_by_row, ow, rows, tmp)
         return rows[: n * stride * ow].reshape(n, stride, ow, filters)[:, :oh]
 
@@ -325,14 +340,14 @@ class Conv(Layer):
             stride, rows = self._input_grad_grid(count)[2]
             stacked_shape = (rows, ow - 2 * crop_w + 2 * pad[1], filters)
             stacked = self.scratch(f"dout_stacked{count}", stacked_shape, dout.dtype, fill=0.0)
-            col = self.workspace.array("col", (rows * w, kw * filters), dout.dtype)
+            col = self.workspace.array(Slot.COLUMNS, (rows * w, kw * filters), dout.dtype)
             block_mask = None if mask is None else mask[block]
             if pool is None:
                 columns = width_columns(dout_hwc[block], self.kernel, pad, stacked, col, block_mask)
             else:
                 pooled = dout_hwc[block]
                 if block_mask is not None:
-                    masked = self.workspace.array("masked_dout", pooled.shape, pooled.dtype)
+                    masked = self.workspace.array(Slot.MASKED_DOUT, pooled.shape, pooled.dtype)
                     pooled = np.multiply(pooled, block_mask, out=masked)
                 images = stacked_images(stacked, count, oh, pad, kh).transpose(0, 3, 1, 2)
                 pool.max_backward(pooled.transpose(0, 3, 1, 2), self.pool_which[block].transpose(0, 3, 1, 2), images)
@@ -346,3 +361,61 @@ class Conv(Layer):
         self.grads["W"] = np.ascontiguousarray(grad[::-1].reshape(kh, kw, filters, c)[:, ::-1].transpose(2, 3, 0, 1))
         self.grads["b"] = channel_sums(dout) if cropping else bias_grad
         return dx.transpose(0, 3, 1, 2) if self.needs_input_grad else None
+
+
+def _out_shape(args: Args, in_shape: Shape) -> Shape:
+    needs_image("conv", in_shape)
+    return window_shape(args, in_shape, args["filters"])
+
+
+def _weight_shape(args: Args, in_shape: Shape) -> Shape:
+    return [args["filters"], in_shape[0], *args["kernel"]]
+
+
+def _fan_in(args: Args, in_shape: Shape) -> int:
+    """Inputs feeding one output unit: C·KH·KW."""
+    return in_shape[0] * prod(args["kernel"])
+
+
+def _unit_stride(args: Args) -> list[int]:
+    """1x1"""
+    return [1, 1]
+
+
+def _macs(args: Args, in_shape: Shape, out_shape: Shape) -> int:
+    return prod(out_shape) * _fan_in(args, in_shape)
+
+
+OP = Op(
+    "conv", "2-D convolution (cross-correlation) with F filters of KHxKW", Conv,
+    positional=(
+        Arg("filters", "int", "the number of filters", bounds={"minimum": 1}),
+        Arg("kernel", "size", "the kernel size (like 5x5 or 3)", noun="the kernel size", bounds={"minimum": 1}),
+    ),
+    options=(STRIDE.with_default(_unit_stride), PAD, rounding("floor"), INIT),
+    out_shape=_out_shape,
+    params=(
+        Param("W", _weight_shape, "(F, C, KH, KW)", fan_in=_fan_in),
+        Param("b", lambda args, in_shape: [args["filters"]], "(F)", fill=0.0),
+    ),
+    macs=_macs,
+    checks=(
+        ("conv 3 3x3", "2x5x5"),
+        ("conv 2 3x2 stride 2 pad 1", "3x7x6"),
+        ("conv 2 3x3 stride 2 round floor", "1x8x8"),
+        ("conv 4 1x1", "3x2x2"),
+        ("conv 2 3x3 pad 1", "2x5x4"),
+        ("conv 2 2x2 pad 2", "1x3x3"),
+        ("conv 3 3x3 pad 1", "4x5x5"),
+        ("conv 2 3x3 stride 2 pad 1", "4x7x7"),
+        ("conv 2 2x2 pad 2", "9x3x3"),
+        ("conv 3 3x3 pad 1", "5x6x7"),
+        ("conv 2 3x3", "5x5x4"),
+        ("conv 3 3x3 pad 2", "4x5x3"),
+        ("conv 2 2x3 pad 1", "6x5x7"),
+        ("conv 3 3x2 pad 2", "1x4x5"),
+        ("conv 2 1x3 pad 1", "7x3x5"),
+        ("conv 2 4x1 pad 1", "9x6x3"),
+        ("conv 2 5x3 pad 2", "3x7x5"),
+    ),
+)

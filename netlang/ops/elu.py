@@ -1,0 +1,29 @@
+"""elu: x where x > 0, else alpha·(exp(x) − 1)."""
+
+from __future__ import annotations
+
+from netlang.backend.base import Layer
+from netlang.lazy import numpy as np
+from netlang.ops.base import Arg, Op
+
+
+class Elu(Layer):
+    def forward(self, x, train):
+        alpha = self.args.get("alpha", 1.0)
+        self.positive = x > 0
+        self.exp_part = alpha * np.expm1(np.minimum(x, 0))
+        return np.where(self.positive, x, self.exp_part)
+
+    def backward(self, dout):
+        alpha = self.args.get("alpha", 1.0)
+        return dout * np.where(self.positive, 1, self.exp_part + alpha)
+
+
+OP = Op(
+    "elu", "x where x > 0, else alpha·(exp(x) − 1)", Elu,
+    positional=(
+        Arg("alpha", "real", "the saturation value alpha", noun="alpha", required=False, default=1.0,
+            bounds={"exclusiveMinimum": 0}),
+    ),
+    activation=True, relu_family=True, checks=(("elu 0.7", "8"),),
+)

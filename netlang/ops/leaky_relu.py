@@ -1,0 +1,26 @@
+"""leaky_relu: x where x > 0, else alpha·x."""
+
+from __future__ import annotations
+
+from netlang.backend.base import Layer
+from netlang.lazy import numpy as np
+from netlang.ops.base import Arg, Op
+
+
+class LeakyRelu(Layer):
+    def forward(self, x, train):
+        self.positive = x > 0
+        return np.where(self.positive, x, self.args.get("alpha", 0.01) * x)
+
+    def backward(self, dout):
+        return np.where(self.positive, dout, self.args.get("alpha", 0.01) * dout)
+
+
+OP = Op(
+    "leaky_relu", "x where x > 0, else alpha·x", LeakyRelu,
+    positional=(
+        Arg("alpha", "real", "the slope for negative inputs", noun="the slope alpha", required=False, default=0.01,
+            bounds={"minimum": 0}),
+    ),
+    activation=True, relu_family=True, checks=(("leaky_relu 0.2", "2x3x3"),),
+)

@@ -1,0 +1,31 @@
+"""prelu: leaky ReLU with a learned slope per channel (C×H×W input) or per feature (vector input)."""
+
+from __future__ import annotations
+
+from netlang.backend.base import Layer
+from netlang.lazy import numpy as np
+from netlang.ops.base import Op, Param, per_channel
+
+
+class Prelu(Layer):
+    def _per_channel(self, values, ndim: int):
+        return values.reshape((-1,) + (1,) * (ndim - 2))
+
+    def forward(self, x, train):
+        self.x = x
+        self.positive = x > 0
+        alpha = self._per_channel(self.params["alpha"], x.ndim)
+        return np.where(self.positive, x, alpha * x)
+
+    def backward(self, dout):
+        sum_axes = (0,) + tuple(range(2, dout.ndim))
+        self.grads["alpha"] = np.where(self.positive, 0, dout * self.x).sum(axis=sum_axes)
+        alpha = self._per_channel(self.params["alpha"], dout.ndim)
+        return np.where(self.positive, dout, alpha * dout)
+
+
+OP = Op(
+    "prelu", "leaky ReLU with a learned slope per channel", Prelu,
+    params=(Param("alpha", per_channel, "(C)", fill=0.25),),
+    activation=True, relu_family=True, checks=(("prelu", "2x3x3"), ("prelu", "6")),
+)
