@@ -84,6 +84,8 @@ class Layer:
     """
 
     keeps_no_io = False
+    batch_statistics = False  # training uses statistics of the whole batch (batchnorm): no sharding
+    draws_random = False  # training draws from `rng` (dropout): each shard gets a generator of its own
 
     def __init__(
         self,

@@ -60,7 +60,10 @@ class Model:
         self.workspace = workspace
         self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
         self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
-        self._ops = {layer.node["op"] for layer in layers}
+        # Shards cannot split a step whose layers use statistics of the whole batch; they need generators of
+        # their own where layers draw random numbers.
+        self._batch_statistics = any(layer.batch_statistics for layer in layers)
+        self._draws_random = any(layer.draws_random for layer in layers)
         self.replan(passes)
 
     def replan(self, passes: tuple[PlanPass, ...] = PLAN_PASSES) -> Plan:
@@ -156,7 +159,7 @@ class Model:
         the network has batchnorm, whose statistics are the whole batch's, or `max_shards` is 1.
         """
         shards = min(shard_count(len(x)), self.max_shards)
-        if shards > 1 and "batchnorm" not in self._ops:
+        if shards > 1 and not self._batch_statistics:
             return self._sharded_loss_and_gradients(x, t, shards)
         return self._loss_and_gradients(x, t)
 
@@ -168,7 +171,7 @@ class Model:
         by their sizes. Dropout masks come from generators seeded from this model's `rng`, one per part."""
         x, t = self._input(x), np.asarray(t)
         copies = self._shard_copies(shards)
-        if "dropout" in self._ops:
+        if self._draws_random:
             for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
                 copy.rng = np.random.default_rng(seed)
         results, sizes = self._in_shards(shards, len(x), lambda copy, part: copy._loss_and_gradients(x[part], t[part]))

@@ -13,6 +13,8 @@ from netlang.ops.base import Arg, Op, Param, per_channel
 
 
 class BatchNorm(Layer):
+    batch_statistics = True
+
     def _axes(self, x) -> tuple[int, ...]:
         return (0,) + tuple(range(2, x.ndim))
 

@@ -12,6 +12,8 @@ from netlang.ops.base import Arg, Op
 
 
 class Dropout(Layer):
+    draws_random = True
+
     def forward(self, x, train):
         ratio = self.args.get("ratio", 0.5)
         if not train or ratio == 0:
