@@ -97,7 +97,12 @@ class Layer:
         self.name: str = node["name"]
         self.node = node
         self.args: dict[str, Any] = node.get("args", {})
-        self.in_shape: tuple[int, ...] = tuple(node["in_shape"])
+        # One input's shape, or a merge layer's (add, concat) list of them: forward then takes a list of arrays
+        # and backward returns a list of gradients.
+        self.merge = "in_shapes" in node
+        shapes = node["in_shapes"] if self.merge else [node["in_shape"]]
+        self.in_shapes: list[tuple[int, ...]] = [tuple(shape) for shape in shapes]
+        self.in_shape: tuple[int, ...] = self.in_shapes[0]
         self.out_shape: tuple[int, ...] = tuple(node["out_shape"])
         self.params = params
         self.buffers = buffers

@@ -95,14 +95,16 @@ def check_model_gradients(
     return errors
 
 
-def check_layer_gradients(layer: Layer, x: np.ndarray, seed: int = 0) -> dict[str, float]:
-    """Relative errors of one layer's backward for each parameter and for its input ("input").
+def check_layer_gradients(layer: Layer, x: np.ndarray | list[np.ndarray], seed: int = 0) -> dict[str, float]:
+    """Relative errors of one layer's backward for each parameter and for its input ("input"; a merge layer
+    takes a list of inputs, checked as "input0", "input1", ...).
 
     The scalar checked is sum(forward(x) * R) for a fixed random R, so every output element matters.
     The layer runs in training mode with its dropout generator reseeded before every forward.
     """
     layer.needs_input_grad = True
-    projection = np.random.default_rng(seed + 1).standard_normal((x.shape[0],) + layer.out_shape)
+    batch = len(x[0]) if layer.merge else len(x)
+    projection = np.random.default_rng(seed + 1).standard_normal((batch,) + layer.out_shape)
 
     def scalar() -> float:
         layer.rng = np.random.default_rng(seed)
@@ -110,8 +112,13 @@ def check_layer_gradients(layer: Layer, x: np.ndarray, seed: int = 0) -> dict[st
 
     scalar()
     dx = layer.backward(projection)
-    analytic = {"input": dx, **{name: g.copy() for name, g in layer.grads.items()}}
-    errors = {"input": gradient_error(analytic["input"], numerical_gradient(scalar, x).reshape(x.shape))}
+    analytic = {name: g.copy() for name, g in layer.grads.items()}
+    inputs = {f"input{k}": (part, grad) for k, (part, grad) in enumerate(zip(x, dx, strict=True))} if (
+        layer.merge) else {"input": (x, dx)}
+    errors = {
+        name: gradient_error(grad, numerical_gradient(scalar, part).reshape(part.shape))
+        for name, (part, grad) in inputs.items()
+    }
     for name, param in layer.params.items():
         errors[name] = gradient_error(analytic[name], numerical_gradient(scalar, param).reshape(param.shape))
     return errors

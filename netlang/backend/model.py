@@ -13,7 +13,7 @@ from netlang.backend.base import Layer, Workspace
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
 from netlang.backend.parallel import MAX_SHARDS, run_in_threads, shard_count, single_threaded_blas
-from netlang.backend.plan import PLAN_PASSES, Plan, PlanPass, make_plan
+from netlang.backend.plan import NETWORK_INPUT, PLAN_PASSES, Plan, PlanPass, Step, make_plan
 from netlang.errors import DataError, SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
 from netlang.ops import OPS
@@ -74,7 +74,7 @@ class Model:
         ends_in_fused = bool(self.layers) and self.layers[-1].node["op"] == fused
         body_length = len(self.layers) - 1 if ends_in_fused else len(self.layers)
         by_name = {layer.name: layer for layer in self.layers}
-        self.plan = make_plan(list(by_name), body_length, by_name, passes)
+        self.plan = make_plan([layer.node for layer in self.layers], body_length, by_name, passes)
         for layer in self.layers:
             layer.absorb(())
             layer.output_slot = layer.input_grad_slot = None
@@ -85,8 +85,14 @@ class Model:
             layer.output_slot, layer.input_grad_slot = step.output_slot, step.input_grad_slot
         self.pipeline = [by_name[step.layer] for step in self.plan.steps]
         self.body = self.pipeline[: self.plan.body_length]
-        if self.body:
-            self.body[0].needs_input_grad = False
+        for step, layer in zip(self.plan.steps, self.pipeline, strict=True):
+            layer.needs_input_grad = any(name != NETWORK_INPUT for name in step.inputs)
+        self._step_layers = self.pipeline
+        # After step i, the values no later step reads (the last step's own output is the result).
+        last_reader = {name: index for index, step in enumerate(self.plan.steps) for name in step.inputs}
+        self._last_reads = [[] for _ in self.plan.steps]
+        for name, index in last_reader.items():
+            self._last_reads[index].append(name)
         return self.plan
 
     @property
@@ -109,10 +115,20 @@ class Model:
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         """The last layer's outputs for a batch x (N, *input shape)."""
-        out = self._input(x)
-        for layer in self.pipeline:
-            out = layer.forward(out, train)
-        return out
+        return self._run(self.plan.steps, self._input(x), train)
+
+    def _run(self, steps: tuple[Step, ...], x: np.ndarray, train: bool) -> np.ndarray:
+        """The value the last of `steps` gives, running them in order from the network input x. A value is
+        dropped once its last reader has run (in a chain: at once), as a plain loop over layers would."""
+        values = {NETWORK_INPUT: x}
+        for step, layer, done in zip(steps, self._step_layers, self._last_reads, strict=False):
+            if layer.merge:
+                values[step.output] = layer.forward([values[name] for name in step.inputs], train)
+            else:
+                values[step.output] = layer.forward(values[step.inputs[0]], train)
+            for name in done:
+                del values[name]
+        return values[steps[-1].output]
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Inference-mode outputs, computed batch_size examples at a time, each batch in shards on threads of
@@ -143,9 +159,7 @@ class Model:
             return run_in_threads(tasks), [part.stop - part.start for part in parts]
 
     def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
-        out = self._input(x)
-        for layer in self.body:
-            out = layer.forward(out, train)
+        out = self._run(self.plan.body, self._input(x), train)
         return LOSSES[self.loss_name](out, t)
 
     def loss(self, x: np.ndarray, t: np.ndarray, train: bool = True) -> float:
@@ -195,10 +209,17 @@ class Model:
 
     def _loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
         loss, outputs, dout = self._loss_forward(x, t, train=True)
-        for layer in reversed(self.body):
-            dout = layer.backward(dout)
-            if dout is None:
-                break
+        body = self.plan.body
+        # The gradient of each value, added up over its readers (micrograd's `grad +=`), in reverse order.
+        pending = {body[-1].output: dout}
+        for step, layer in zip(reversed(body), reversed(self._step_layers[: len(body)]), strict=True):
+            input_grads = layer.backward(pending.pop(step.output))
+            if input_grads is None:
+                continue
+            for name, grad in zip(step.inputs, input_grads if layer.merge else [input_grads], strict=True):
+                if name == NETWORK_INPUT:
+                    continue
+                pending[name] = grad if name not in pending else pending[name] + grad
         grads = {f"{lay.name}.{k}": lay.grads[k] for lay in self.layers for k in lay.params}
         return loss, grads, outputs
 
@@ -278,7 +299,9 @@ def build(
     if dtype not in DTYPES:
         raise SchemaError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
     for node in ir.get("layers", []):
-        missing = [field for field in ("in_shape", "out_shape", "param_shapes") if field not in node]
+        missing = [field for field in ("inputs", "out_shape", "param_shapes") if field not in node]
+        if "in_shape" not in node and "in_shapes" not in node:
+            missing.insert(0, "in_shape")
         if missing:
             raise SchemaError(
                 f"layer '{node.get('name')}' has no {', '.join(missing)}: build() needs shape-inferred IR "

@@ -15,11 +15,12 @@ from netlang.errors import NetlangError, SchemaError, UsageError
 from netlang.language.infer import add_totals, infer
 from netlang.language.lower import lower
 from netlang.language.parser import parse
-from netlang.language.rewrites import check_last_only, insert_implicit_flattens
+from netlang.language.rewrites import check_last_only, connect_layers, insert_implicit_flattens
 from netlang.language.schema import validate
 
-# From valid IR to IR with shapes and costs: checks past the schema, shape inference, rewrites, totals.
-PASSES = (check_last_only, infer, insert_implicit_flattens, add_totals)
+# From valid IR to IR with shapes and costs: the graph checked (an IR file's chain wired), the checks past the
+# schema, shape inference, rewrites, totals.
+PASSES = (connect_layers, check_last_only, infer, insert_implicit_flattens, add_totals)
 SPEC_STAGES = (parse, lower, validate, *PASSES)
 IR_STAGES = (validate, *PASSES)
 

@@ -1,6 +1,7 @@
-"""The infer pass: valid IR -> IR with every layer's shapes, parameter shapes, counts and costs.
+"""The infer pass: a connected IR -> IR with every layer's shapes, parameter shapes, counts and costs.
 
-Idempotent: inferring an inferred IR gives the same IR. The shape rules are the ops' own (netlang/ops).
+Layers are visited in their (topological) order, each with the shapes of the values it reads. Idempotent:
+inferring an inferred IR gives the same IR. The shape rules are the ops' own (netlang/ops).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from netlang.ops import OPS
 from netlang.ops.base import describe
 
 FLOAT_BYTES = 4  # activation and parameter memory are reported for float32
+NETWORK_INPUT = "input"  # the name layers read the network's input by
 
 
 def infer(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
@@ -29,14 +31,19 @@ def infer(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
         raise ShapeError(
             f"the input shape must be CxHxW (like 1x28x28) or a vector size (like 784); got {written}"
         ).at(ir["input"].get("pos"), source)
+    shapes = {NETWORK_INPUT: in_shape}
     for layer in result["layers"]:
-        in_shape = annotate(layer, in_shape, source)
+        shapes[layer["name"]] = annotate(layer, [shapes[name] for name in layer["inputs"]], source)
     return result
 
 
-def annotate(layer: dict[str, Any], in_shape: list[int], source: str | None) -> list[int]:
-    """Write a layer's shapes and costs into it, for input `in_shape`; returns its output shape."""
+def annotate(layer: dict[str, Any], in_shapes: list[list[int]], source: str | None) -> list[int]:
+    """Write a layer's shapes and costs into it, given the shapes of its inputs; returns its output shape.
+
+    A merge op's rules take the list of shapes; any other op's the one shape, kept as `in_shape`.
+    """
     op = OPS[layer["op"]]
+    in_shape: Any = [list(shape) for shape in in_shapes] if op.merge else list(in_shapes[0])
     try:
         out_shape = op.out_shape(layer["args"], in_shape)
         params, buffers = op.param_shapes(layer["args"], in_shape)
@@ -48,7 +55,8 @@ def annotate(layer: dict[str, Any], in_shape: list[int], source: str | None) -> 
         raise ShapeError(f"{layer['name']}: the output would be empty ({describe(out_shape)})").at(
             layer.get("pos"), source
         )
-    layer["in_shape"] = list(in_shape)
+    layer.pop("in_shape" if op.merge else "in_shapes", None)
+    layer["in_shapes" if op.merge else "in_shape"] = in_shape
     layer["out_shape"] = out_shape
     layer["param_shapes"] = params
     layer["buffer_shapes"] = buffers

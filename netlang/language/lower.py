@@ -1,4 +1,11 @@
-"""Stage 2, lower: Lark parse tree -> IR dict (groups expanded, layers named, arguments matched to signatures).
+"""Stage 2, lower: Lark parse tree -> IR dict: groups and block uses expanded, branches wired into a graph,
+layers named, arguments matched to signatures.
+
+Every layer names its `inputs` ("input" is the network's input), and layers come in a topological order. A
+branch group `(a + b)` or `(a | b)` becomes its branches' layers, each branch reading the group's input, and a
+merge layer (`add`, `concat`) reading the branches' ends; a branch that is just `identity` reads the group's
+input directly. Layers record the groups they are in (`scope`, outermost first) for the report; a branch
+group is known by its merge layer's name, and the merge layer is in it.
 
 The result is plain JSON data in the shape docs/ir.md describes, not yet validated or shape-inferred.
 """
@@ -7,27 +14,49 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lark import Token, Tree
 
 from netlang.errors import SpecSyntaxError, did_you_mean
+from netlang.language.signature import match_signature, pos_of
 from netlang.language.trainfields import field_schemas, lower_setting
-from netlang.ops import OPS, Arg, Op
+from netlang.ops import OPS
 
-IR_VERSION = 1
-_INTEGER = re.compile(r"[+-]?[0-9]+$")
+IR_VERSION = 2
+NETWORK_INPUT = "input"
+_MERGE_OPS = {"PLUS": "add", "BAR": "concat"}
 
 
-def pos_of(token: Token) -> dict[str, int]:
-    """The IR position of a token: 1-based line and column, and its width for the caret."""
-    return {"line": token.line, "col": token.column, "span": max(1, len(str(token).rstrip()))}
+@dataclass(frozen=True)
+class _Scope:
+    """Where a layer is being lowered: the name prefix and repeat suffix of its groups, the groups it is in,
+    and the arguments of the block use it comes from (parameter name -> the token passed)."""
+
+    prefix: str = ""
+    suffix: str = ""
+    groups: tuple[str, ...] = ()
+    bindings: tuple[tuple[str, Token], ...] = ()
+    blocks: tuple[str, ...] = ()  # the block uses being expanded, outermost first (to refuse recursion)
+
+
+@dataclass
+class _Block:
+    name: Token
+    params: list[Token]
+    body: list[Tree]
+    used: bool = False
 
 
 def lower(tree: Tree, filename: str = "<spec>") -> dict[str, Any]:
     """Turn a parse tree into an IR dict; raises SpecSyntaxError for misplaced statements and bad arguments."""
     lowering = _Lowering(filename)
-    for statement in tree.children:
+    statements = [node for node in tree.children if node.data != "block_def"]
+    for node in tree.children:
+        if node.data == "block_def":
+            lowering.define_block(node)
+    for statement in statements:
         lowering.statement(statement)
     return lowering.finish()
 
@@ -41,6 +70,8 @@ class _Lowering:
         self.search: dict[str, Any] | None = None
         self.counters: Counter[str] = Counter()
         self.names: dict[str, dict[str, int]] = {}
+        self.blocks: dict[str, _Block] = {}
+        self.current = NETWORK_INPUT  # the value the next top-level pipeline continues from
 
     def error(self, message: str, token: Token | Tree | dict[str, int]) -> SpecSyntaxError:
         if isinstance(token, Tree):
@@ -55,7 +86,7 @@ class _Lowering:
         elif node.data == "pipeline":
             if self.input is None:
                 raise self.error("the spec must start with 'input', like: input 1x28x28", node)
-            self.pipeline(node, prefix="", repeat_suffix="")
+            self.current = self.pipeline(node, _Scope(), self.current)
         elif node.data == "train_section":
             self.train_section(node)
         else:
@@ -73,53 +104,167 @@ class _Lowering:
             )
         self.input = {"shape": shape, "pos": pos_of(dims)}
 
-    def pipeline(self, node: Tree, prefix: str, repeat_suffix: str) -> None:
+    # The network: pipelines, groups, branches, layers and block uses. Each returns the name of the value it
+    # ends with, which the next stage reads.
+
+    def pipeline(self, node: Tree, scope: _Scope, source: str) -> str:
+        current = source
         for stage in node.children:
             if isinstance(stage, Token):  # the arrows between stages
                 continue
             if stage.data == "layer":
-                self.layer(stage, prefix, repeat_suffix)
+                current = self.layer(stage, scope, current)
             else:
-                self.group(stage, prefix, repeat_suffix)
+                current = self.group(stage, scope, current)
+        return current
 
-    def group(self, node: Tree, prefix: str, repeat_suffix: str) -> None:
-        label, body, repeat = node.children
+    def group(self, node: Tree, scope: _Scope, source: str) -> str:
+        label, branches, repeat = node.children
         times = int(str(repeat)[1:].strip()) if repeat is not None else 1
         if times < 1:
             raise self.error(f"a group must repeat at least once; got * {times}", repeat)
         group_name = _label_name(label)
+        current = source
         for index in range(1, times + 1):
-            inner_prefix, inner_suffix = prefix, repeat_suffix
+            inner = scope
             if group_name:
-                inner_prefix = f"{prefix}{group_name}{repeat_suffix}{f'.{index}' if times > 1 else ''}."
-                inner_suffix = ""
+                path = f"{scope.prefix}{group_name}{scope.suffix}{f'.{index}' if times > 1 else ''}"
+                inner = replace(scope, prefix=f"{path}.", suffix="", groups=(*scope.groups, path))
             elif times > 1:
-                inner_suffix = f"{repeat_suffix}.{index}"
-            self.pipeline(body, inner_prefix, inner_suffix)
+                inner = replace(scope, suffix=f"{scope.suffix}.{index}")
+            current = self.branches(branches, node, inner, current)
+        return current
 
-    def layer(self, node: Tree, prefix: str, repeat_suffix: str) -> None:
+    def branches(self, node: Tree, group: Tree, scope: _Scope, source: str) -> str:
+        pipelines = [child for child in node.children if isinstance(child, Tree)]
+        joins = [child for child in node.children if isinstance(child, Token)]
+        if not joins:
+            return self.pipeline(pipelines[0], scope, source)
+        mixed = next((join for join in joins if join.type != joins[0].type), None)
+        if mixed is not None:
+            raise self.error(
+                "one group mixes '+' (sum) and '|' (concatenation); put parentheses around the branches that "
+                "go together, like ((a + b) | c) or ((a | b) + c)",
+                _strip_join(mixed),
+            )
+        op = OPS[_MERGE_OPS[joins[0].type]]
+        self.counters[op.name] += 1
+        name = f"{scope.prefix}{op.name}{self.counters[op.name]}"
+        inner = replace(scope, groups=(*scope.groups, name))
+        ends = [source if _is_identity(branch) else self.pipeline(branch, inner, source) for branch in pipelines]
+        pos = {"line": group.meta.line, "col": group.meta.column, "span": 1}
+        return self.add_layer(name, op.name, {}, ends, pos, inner, first_pos=pos)
+
+    def layer(self, node: Tree, scope: _Scope, source: str) -> str:
         label, keyword, *arg_tokens = node.children
+        keyword, arg_tokens = self.substitute(keyword, scope), [self.substitute(t, scope) for t in arg_tokens]
+        if str(keyword) in self.blocks:
+            return self.use_block(label, keyword, arg_tokens, scope, source)
         op = OPS.get(str(keyword))
-        if op is None:
-            raise self.error(f"unknown layer '{keyword}'{did_you_mean(str(keyword), OPS)}", keyword)
-        args, arg_pos = _match_signature(op, keyword, arg_tokens, self)
+        if op is None or op.merge:
+            known = [name for name, candidate in OPS.items() if not candidate.merge] + list(self.blocks)
+            if op is not None:
+                joined = "+" if op.name == "add" else "|"
+                raise self.error(f"'{op.name}' is written as '{joined}' between branches in parentheses, "
+                                 f"like (conv 16 3x3 pad 1 {joined} identity)", keyword)
+            raise self.error(f"unknown layer '{keyword}'{did_you_mean(str(keyword), known)}", keyword)
+        args, arg_pos = match_signature(op, keyword, arg_tokens, self.error)
         self.counters[op.name] += 1
         if label is not None:
-            name = f"{prefix}{_label_name(label)}{repeat_suffix}"
+            name = f"{scope.prefix}{_label_name(label)}{scope.suffix}"
         else:
-            name = f"{prefix}{op.name}{self.counters[op.name]}"
+            name = f"{scope.prefix}{op.name}{self.counters[op.name]}"
+        return self.add_layer(name, op.name, args, [source], pos_of(keyword), scope, arg_pos, label or keyword)
+
+    def add_layer(
+        self,
+        name: str,
+        op: str,
+        args: dict[str, Any],
+        inputs: list[str],
+        pos: dict[str, int],
+        scope: _Scope,
+        arg_pos: dict[str, dict[str, int]] | None = None,
+        first_pos: Token | dict[str, int] | None = None,
+    ) -> str:
         if name in self.names:
             first = self.names[name]
             raise self.error(
                 f"the layer name '{name}' is already used on line {first['line']}; names must be unique",
-                label if label is not None else keyword,
+                first_pos if first_pos is not None else pos,
             )
-        pos = pos_of(keyword)
         self.names[name] = pos
-        layer = {"name": name, "op": op.name, "args": args, "pos": pos}
+        layer: dict[str, Any] = {"name": name, "op": op, "args": args, "inputs": inputs, "pos": pos}
         if arg_pos:
             layer["arg_pos"] = arg_pos
+        if scope.groups:
+            layer["scope"] = list(scope.groups)
         self.layers.append(layer)
+        return name
+
+    # Blocks: `block NAME PARAM... { pipeline lines }`, used like a layer: `NAME ARG...`.
+
+    def define_block(self, node: Tree) -> None:
+        name, *params = [child for child in node.children if isinstance(child, Token)]
+        body = [child for child in node.children if isinstance(child, Tree)]
+        if str(name) in OPS:
+            raise self.error(f"'{name}' is a layer of netlang's; give the block another name", name)
+        if str(name) in self.blocks:
+            first = self.blocks[str(name)].name.line
+            raise self.error(f"the block '{name}' is defined twice (first on line {first})", name)
+        seen: set[str] = set()
+        for param in params:
+            if str(param) in OPS:
+                raise self.error(f"the parameter '{param}' of block '{name}' is a layer's name; rename it", param)
+            if str(param) in seen:
+                raise self.error(f"block '{name}' names its parameter '{param}' twice", param)
+            seen.add(str(param))
+        if not body:
+            raise self.error(f"the block '{name}' has no layers between its braces", name)
+        self.blocks[str(name)] = _Block(name, params, body)
+
+    def use_block(self, label: Token | None, keyword: Token, args: list[Token], scope: _Scope, source: str) -> str:
+        block = self.blocks[str(keyword)]
+        block.used = True
+        if str(keyword) in scope.blocks:
+            chain = " -> ".join((*scope.blocks[scope.blocks.index(str(keyword)) :], str(keyword)))
+            raise self.error(f"the block '{keyword}' uses itself ({chain}); blocks cannot recurse", keyword)
+        if len(args) != len(block.params):
+            wanted = " ".join(str(param) for param in block.params)
+            got = " ".join(str(arg) for arg in args) or "none"
+            raise self.error(
+                f"block '{keyword}' takes {len(block.params)} argument{'s' if len(block.params) != 1 else ''}"
+                f"{f' ({wanted})' if wanted else ''}, got {len(args)} ({got})",
+                args[len(block.params)] if len(args) > len(block.params) else keyword,
+            )
+        self.counters[str(keyword)] += 1
+        use = f"{scope.prefix}{_label_name(label)}{scope.suffix}" if label else (
+            f"{scope.prefix}{keyword}{self.counters[str(keyword)]}")
+        if use in self.names:
+            raise self.error(f"the name '{use}' is already used on line {self.names[use]['line']}", label or keyword)
+        self.names[use] = pos_of(keyword)
+        inner = _Scope(
+            prefix=f"{use}.",
+            groups=(*scope.groups, use),
+            bindings=tuple(zip((str(param) for param in block.params), args, strict=True)),
+            blocks=(*scope.blocks, str(keyword)),
+        )
+        outer_counters, self.counters = self.counters, Counter()  # layers are numbered within each use
+        try:
+            current = source
+            for pipeline in block.body:
+                current = self.pipeline(pipeline, inner, current)
+        finally:
+            self.counters = outer_counters
+        return current
+
+    def substitute(self, token: Token, scope: _Scope) -> Token:
+        """A block parameter's argument in place of the parameter, written where the block is used."""
+        if isinstance(token, Token) and token.type == "WORD":
+            for name, value in scope.bindings:
+                if str(token) == name:
+                    return value
+        return token
 
     def train_section(self, node: Tree) -> None:
         if self.train is not None:
@@ -151,6 +296,9 @@ class _Lowering:
             raise SpecSyntaxError("the spec has no 'input' line, like: input 1x28x28").at(
                 {"line": 1, "col": 1}, self.filename
             )
+        unused = next((block for block in self.blocks.values() if not block.used), None)
+        if unused is not None:
+            raise self.error(f"the block '{unused.name}' is defined but never used", unused.name)
         if not self.layers:
             raise SpecSyntaxError("the spec has no layers after 'input'").at(self.input["pos"], self.filename)
         ir: dict[str, Any] = {
@@ -170,103 +318,20 @@ def _label_name(label: Token | None) -> str:
     return str(label).rstrip(": \t") if label is not None else ""
 
 
-def _match_signature(
-    op: Op, keyword: Token, tokens: list[Token], lowering: _Lowering
-) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
-    """Match a layer's argument tokens against its signature -> (args with defaults, where each was written)."""
-    args: dict[str, Any] = {}
-    arg_pos: dict[str, dict[str, int]] = {}
-    index = 0
-    skipped: list[Arg] = []
-    for arg in op.positional:
-        token = tokens[index] if index < len(tokens) else None
-        if token is not None and _fits(arg, token):
-            args[arg.name] = _convert(arg, token)
-            arg_pos[arg.name] = pos_of(token)
-            index += 1
-            skipped.clear()
-        elif not arg.required:
-            args[arg.name] = arg.default_for(args)
-            skipped.append(arg)
-        else:
-            wanted = " or ".join(_describe(a) for a in (*skipped, arg))
-            said = " ".join(str(t) for t in [keyword, *tokens[:index]])
-            if token is None:
-                last = tokens[index - 1] if index else keyword
-                raise lowering.error(f"expected {wanted} after '{said}'", _after(last))
-            hint = did_you_mean(str(token), [c for a in skipped for c in a.choices]) if token.type == "WORD" else ""
-            raise lowering.error(f"expected {wanted} after '{said}', got '{token}'{hint}", token)
-    options = {arg.name: arg for arg in op.options}
-    while index < len(tokens):
-        token = tokens[index]
-        said = " ".join(str(t) for t in [keyword, *tokens[:index]])
-        option = options.get(str(token)) if token.type == "WORD" else None
-        if option is None:
-            raise lowering.error(_unexpected_argument(op, token, said), token)
-        if option.name in args:
-            raise lowering.error(f"'{option.name}' is given twice for '{op.name}'", token)
-        value = tokens[index + 1] if index + 1 < len(tokens) else None
-        if value is None or not _fits(option, value):
-            got = f", got '{value}'" if value is not None else ""
-            raise lowering.error(f"expected {_describe(option)} after '{token}'{got}", value or _after(token))
-        args[option.name] = _convert(option, value)
-        arg_pos[option.name] = pos_of(value)
-        index += 2
-    # Constant defaults first, then those computed from the other arguments (a pool's stride is its kernel).
-    for option in sorted(op.options, key=lambda option: callable(option.default)):
-        if option.name not in args and option.default is not None:
-            args[option.name] = option.default_for(args)
-    return args, arg_pos
+def _is_identity(branch: Tree) -> bool:
+    """Whether a branch is the skip connection: one unnamed `identity` layer."""
+    stages = [stage for stage in branch.children if isinstance(stage, Tree)]
+    if len(stages) != 1 or stages[0].data != "layer":
+        return False
+    label, keyword, *args = stages[0].children
+    return label is None and str(keyword) == "identity" and not args
 
 
-def _unexpected_argument(op: Op, token: Token, said: str) -> str:
-    if str(token) in {"input", "train", "search"}:
-        return f"'{token}' must start a line of its own, before the layers (input) or after them (train, search)"
-    if token.type == "WORD" and str(token) in OPS:
-        return f"'{token}' is a layer of its own: join layers with '->', as in '{said} -> {token}'"
-    takes = ", ".join(f"{a.name} {a.kind.upper()}" for a in op.options)
-    if token.type == "WORD":
-        hint = did_you_mean(str(token), [a.name for a in op.options])
-        if hint:
-            return f"unknown option '{token}' for '{op.name}'{hint}"
-        return f"unknown option '{token}' for '{op.name}'" + (f"; it takes: {takes}" if takes else "")
-    if not op.positional and not op.options:
-        return f"'{op.name}' takes no arguments; got '{token}' after '{said}'"
-    return f"unexpected '{token}' after '{said}'" + (f"; '{op.name}' takes options: {takes}" if takes else "")
-
-
-def _describe(arg: Arg) -> str:
-    if arg.kind == "choice":
-        return f"{arg.what} ({' or '.join(arg.choices)})"
-    return arg.what
-
-
-def _after(token: Token) -> dict[str, int]:
-    return {"line": token.end_line or token.line, "col": token.end_column or token.column + 1, "span": 1}
-
-
-def _fits(arg: Arg, token: Token) -> bool:
+def _strip_join(token: Token) -> dict[str, int]:
+    """The position of the '+' or '|' itself in a join token that swallowed line breaks around it."""
     text = str(token)
-    if arg.kind == "int":
-        return token.type in {"DIMS", "NUMBER"} and bool(_INTEGER.match(text))
-    if arg.kind == "real":
-        return token.type in {"DIMS", "NUMBER"} and "x" not in text.lower()
-    if arg.kind == "size":
-        return (token.type == "DIMS" and len(re.split("[xX]", text)) <= 2) or (
-            token.type == "NUMBER" and bool(_INTEGER.match(text))
-        )
-    if arg.kind == "choice":
-        return token.type == "WORD" and text in arg.choices
-    return token.type == "WORD"
-
-
-def _convert(arg: Arg, token: Token) -> Any:
-    text = str(token)
-    if arg.kind == "int":
-        return int(text)
-    if arg.kind == "real":
-        return float(text)
-    if arg.kind == "size":
-        parts = [int(part) for part in re.split("[xX]", text)]
-        return parts * 2 if len(parts) == 1 else parts
-    return text
+    offset = len(text) - len(text.lstrip())
+    before = text[:offset]
+    line = token.line + before.count("\n")
+    col = (offset - before.rfind("\n")) if "\n" in before else token.column + offset
+    return {"line": line, "col": col, "span": 1}

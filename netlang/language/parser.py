@@ -13,6 +13,9 @@ from netlang.errors import SpecSyntaxError
 # What each terminal is, in words a user knows.
 _TERMINAL_WORDS = {
     "ARROW": "'->'",
+    "PLUS": "'+'",
+    "BAR": "'|'",
+    "BLOCK": "'block'",
     "_NL": "a line break",
     "WORD": "a layer name",
     "DIMS": "a size (like 1x28x28 or 784)",

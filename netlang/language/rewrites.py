@@ -1,5 +1,8 @@
 """The front end's rewrites and checks past the schema, each a pass from IR to IR (compiler.py lists them).
 
+- connect_layers: every layer names its inputs (an IR of version 1, a chain, gets each layer reading the one
+  before), and the graph is sound: inputs name earlier layers, merges have two or more, names are unique, and
+  every layer but the last is read.
 - check_last_only: an op that may only end the network (softmax: the losses expect it there) ends it.
 - insert_implicit_flattens: where an image meets an op that flattens it (affine), a `flatten` layer is put in
   the IR, marked implicit, so reports, weights and every target see the reshape.
@@ -10,9 +13,47 @@ from __future__ import annotations
 from math import prod
 from typing import Any
 
-from netlang.errors import ShapeError
-from netlang.language.infer import annotate
+from netlang.errors import SchemaError, ShapeError
+from netlang.language.infer import NETWORK_INPUT, annotate
 from netlang.ops import OPS
+
+IR_VERSION = 2
+
+
+def connect_layers(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
+    """A valid IR -> the same as a version-2 graph; SchemaError at the first layer that breaks the graph."""
+    source = ir.get("source") or filename
+    layers, seen = [], {NETWORK_INPUT}
+    previous = NETWORK_INPUT
+    for index, layer in enumerate(ir["layers"]):
+        where = f"layers[{index}] ('{layer['name']}')"
+        if layer["name"] in seen:
+            raise SchemaError(f"{where}: the name '{layer['name']}' is used twice; layer names must be unique").at(
+                layer.get("pos"), source
+            )
+        inputs = layer.get("inputs") or [previous]
+        unknown = [name for name in inputs if name not in seen]
+        if unknown:
+            raise SchemaError(
+                f"{where}: its input '{unknown[0]}' is not an earlier layer (nor 'input'); layers must come after "
+                "the layers they read"
+            ).at(layer.get("pos"), source)
+        merge = OPS[layer["op"]].merge
+        if merge and len(inputs) < 2 or not merge and len(inputs) != 1:
+            wanted = "two or more inputs" if merge else "exactly one input"
+            raise SchemaError(f"{where}: '{layer['op']}' takes {wanted}, got {len(inputs)}").at(
+                layer.get("pos"), source
+            )
+        layers.append({**layer, "inputs": list(inputs)})
+        seen.add(layer["name"])
+        previous = layer["name"]
+    read = {name for layer in layers for name in layer["inputs"]}
+    unread = next((layer for layer in layers[:-1] if layer["name"] not in read), None)
+    if unread is not None:
+        raise SchemaError(
+            f"the output of '{unread['name']}' is never read: only the last layer may be the network's output"
+        ).at(unread.get("pos"), source)
+    return {**ir, "netlang": IR_VERSION, "layers": layers}
 
 
 def check_last_only(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
@@ -38,11 +79,13 @@ def insert_implicit_flattens(ir: dict[str, Any], filename: str | None = None) ->
             count += 1
             while f"flatten{count}" in names:
                 count += 1
-            implicit = {"name": f"flatten{count}", "op": "flatten", "args": {}, "implicit": True}
-            if "pos" in layer:
-                implicit["pos"] = layer["pos"]
-            annotate(implicit, layer["in_shape"], ir.get("source") or filename)
+            implicit = {"name": f"flatten{count}", "op": "flatten", "args": {}, "inputs": layer["inputs"],
+                        "implicit": True}
+            for field in ("pos", "scope"):
+                if field in layer:
+                    implicit[field] = layer[field]
+            annotate(implicit, [layer["in_shape"]], ir.get("source") or filename)
             layers.append(implicit)
-            layer = {**layer, "in_shape": [prod(layer["in_shape"])]}
+            layer = {**layer, "inputs": [implicit["name"]], "in_shape": [prod(layer["in_shape"])]}
         layers.append(layer)
     return {**ir, "layers": layers}

@@ -192,12 +192,13 @@ def _message(ir: Any, path: list[Any], error) -> str:
     if kind == "type":
         wanted = limit if isinstance(limit, list) else [limit]
         return f"{subject} must be {' or '.join(_TYPE_WORDS.get(t, t) for t in wanted)}, got {json.dumps(value)}"
+    if kind in {"const", "enum"} and path == ["netlang"]:
+        versions = " and ".join(map(str, limit if isinstance(limit, list) else [limit]))
+        return f"this IR is version {json.dumps(value)}; this netlang reads version {versions}"
     if kind == "enum":
         choices = [str(choice) for choice in limit]
         hint = did_you_mean(str(value), choices)
         return f"{subject} must be one of {', '.join(choices)}; got {json.dumps(value)}{hint}"
-    if kind == "const" and path == ["netlang"]:
-        return f"this IR is version {json.dumps(value)}; this netlang reads version {limit}"
     if kind == "const":
         return f"{subject} must be {json.dumps(limit)}, got {json.dumps(value)}"
     if kind == "required":

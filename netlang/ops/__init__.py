@@ -11,8 +11,10 @@ docs/ir.md are generated from the registry (netlang/ops/generate.py), and the ta
 from __future__ import annotations
 
 from netlang.ops import (
+    add,
     affine,
     batchnorm,
+    concat,
     conv,
     dropout,
     elu,
@@ -61,6 +63,6 @@ def _changed() -> None:
 
 for _module in (
     conv, pool, affine, flatten, relu, sigmoid, tanh, step, identity, swish, prelu, softmax, leaky_relu, elu,
-    batchnorm, dropout,
+    batchnorm, dropout, add, concat,
 ):
     OPS[_module.OP.name] = _module.OP

@@ -88,6 +88,9 @@ class Op:
     - `positional`, then `options` (`option value` pairs): the signature, in spec order.
     - `out_shape`, `params` (trainable), `buffers` (non-trainable state) and `macs`: the shape rules.
     - `checks`: (layer text, input shape) cases that the shared gradient and shape tests run for this op.
+    - `merge`: the op joins several branches (written `+` or `|` between them, never as a keyword); its
+      out_shape and macs take the list of its inputs' shapes, its layer's forward a list of arrays, and its
+      backward returns a list of gradients.
     - Flags the passes read: `activation` (initialisers look for the next one after a weighted layer),
       `relu_family` (He initialisation suits the weights before it), `last_only` (only as the network's last
       layer), `flattens_images` (an image input gets an implicit flatten first), `differentiable`.
@@ -108,6 +111,7 @@ class Op:
     last_only: bool = False
     flattens_images: bool = False
     differentiable: bool = True
+    merge: bool = False
 
     @property
     def args(self) -> tuple[Arg, ...]:

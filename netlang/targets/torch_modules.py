@@ -49,6 +49,33 @@ def _batchnorm(node: Node) -> Any:
     return norm(node["in_shape"][0], eps=args["eps"], momentum=1 - args["momentum"])
 
 
+def _add(node: Node) -> Any:
+    nn = _nn()
+
+    class Add(nn.Module):
+        """The sum of its inputs (a group's branches)."""
+
+        def forward(self, *xs):
+            total = xs[0]
+            for x in xs[1:]:
+                total = total + x
+            return total
+
+    return Add()
+
+
+def _concat(node: Node) -> Any:
+    import torch
+
+    class Concat(torch.nn.Module):
+        """Its inputs joined along the channels (dim 1)."""
+
+        def forward(self, *xs):
+            return torch.cat(xs, dim=1)
+
+    return Concat()
+
+
 def _step(node: Node) -> Any:
     nn = _nn()
 
@@ -78,6 +105,8 @@ MODULES: dict[str, Callable[[Node], Any]] = {
     "elu": lambda node: _nn().ELU(node["args"]["alpha"]),
     "batchnorm": _batchnorm,
     "dropout": lambda node: _nn().Dropout(node["args"]["ratio"]),
+    "add": _add,
+    "concat": _concat,
 }
 
 
@@ -106,6 +135,28 @@ TENSORS: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
 def lower(node: Node) -> Any:
     """The PyTorch module of an inferred IR layer (fresh weights; see load_tensors)."""
     return MODULES[node["op"]](node)
+
+
+def lower_network(nodes: list[Node], module_for: Callable[[Node], Any] = lower) -> Any:
+    """A PyTorch module running the inferred IR layers `nodes` as netlang does: each layer's module on the
+    values its `inputs` name ("input" is the network's input), in order; it returns the last layer's output.
+    Submodules are named like the layers, with '.' (which torch reserves) written as '_'."""
+    nn = _nn()
+
+    class Network(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = nn.ModuleDict({node["name"].replace(".", "_"): module_for(node) for node in nodes})
+            self.nodes = nodes
+
+        def forward(self, x):
+            values = {"input": x}
+            for node in self.nodes:
+                module = self.layers[node["name"].replace(".", "_")]
+                values[node["name"]] = module(*(values[name] for name in node["inputs"]))
+            return values[self.nodes[-1]["name"]]
+
+    return Network()
 
 
 def load_tensors(module: Any, op: str, tensors: dict[str, Any]) -> None:

@@ -30,8 +30,13 @@ def layer_and_input(spec: str, shape: str, seed: int = 0):
     rng = np.random.default_rng(seed)
     for params in layer.params.values():  # move prelu/batchnorm params off their symmetric start values
         params[...] += 0.3 * rng.standard_normal(params.shape)
-    x = rng.standard_normal((BATCH,) + layer.in_shape)
-    return layer, x
+    inputs = [rng.standard_normal((BATCH,) + shape) for shape in layer.in_shapes]
+    return layer, inputs if layer.merge else inputs[0]
+
+
+def input_names(layer) -> set[str]:
+    """The names check_layer_gradients gives the errors of a layer's input gradients."""
+    return {f"input{k}" for k in range(len(layer.in_shapes))} if layer.merge else {"input"}
 
 
 @pytest.mark.parametrize("op, spec, shape", CASES, ids=[f"{s} on {shape}" for _, s, shape in CASES])
@@ -51,7 +56,7 @@ def test_gradients_match_central_differences(op, spec, shape):
             layer.backward(np.ones((BATCH,) + layer.out_shape))
         return
     errors = check_layer_gradients(layer, x)
-    assert set(errors) == {"input", *layer.params}
+    assert set(errors) == {*input_names(layer), *layer.params}
     assert max(errors.values()) < THRESHOLD, errors
 
 
@@ -59,7 +64,8 @@ def test_gradients_match_central_differences(op, spec, shape):
 def test_never_writes_into_arrays_it_was_handed(op, spec, shape):
     layer, x = layer_and_input(spec, shape)
     layer.needs_input_grad = True
-    x.flags.writeable = False
+    for part in x if layer.merge else [x]:
+        part.flags.writeable = False
     out = layer.forward(x, train=True)
     if not OPS[op].differentiable:
         return
@@ -97,7 +103,7 @@ def test_conv_column_layouts_agree_and_all_pass_the_gradient_check(spec, shape):
         for train in (False, True):
             outputs.append(layer.forward(x, train=train))
         errors = check_layer_gradients(layer, x)
-        assert set(errors) == {"input", *layer.params}
+        assert set(errors) == {*input_names(layer), *layer.params}
         assert max(errors.values()) < THRESHOLD, (layout, errors)
     for out in outputs[1:]:
         np.testing.assert_allclose(out, outputs[0], rtol=1e-12, atol=1e-12)

@@ -58,7 +58,8 @@ def test_compile_writes_ir_that_is_accepted_as_a_spec(capsys, tmp_path):
     out_file = tmp_path / "sub" / "simple.json"
     assert run(capsys, "compile", str(SIMPLE), "-o", str(out_file))[0] == 0
     ir = json.loads(out_file.read_text())
-    assert ir["netlang"] == 1 and ir["totals"]["params"] == 433_890
+    assert ir["netlang"] == 2 and ir["totals"]["params"] == 433_890
+    assert [layer["inputs"] for layer in ir["layers"][:2]] == [["input"], ["conv1"]]
     code, out, _ = run(capsys, "summary", str(out_file))
     assert code == 0 and "433,890" in out
 
@@ -80,10 +81,26 @@ def test_ir_schema_errors_name_the_json_path(capsys, tmp_path):
 
 
 def test_ir_of_another_version_is_refused(capsys, tmp_path):
-    ir_file = tmp_path / "v2.json"
-    ir_file.write_text(json.dumps({"netlang": 2, "input": {"shape": [4]}, "layers": []}))
+    ir_file = tmp_path / "v3.json"
+    ir_file.write_text(json.dumps({"netlang": 3, "input": {"shape": [4]}, "layers": []}))
     code, _, err = run(capsys, "check", str(ir_file))
-    assert code == 1 and "this IR is version 2; this netlang reads version 1" in err
+    assert code == 1 and "this IR is version 3; this netlang reads version 1 and 2" in err
+
+
+def test_ir_of_version_1_still_loads_as_a_chain(capsys, tmp_path):
+    ir_file = tmp_path / "v1.json"
+    ir_file.write_text(json.dumps({"netlang": 1, "input": {"shape": [1, 6, 6]}, "layers": [
+        {"name": "c", "op": "conv", "args": {"filters": 2, "kernel": [3, 3], "stride": [1, 1], "pad": [0, 0],
+                                             "round": "exact"}},
+        {"name": "r", "op": "relu", "args": {}},
+        {"name": "fc", "op": "affine", "args": {"units": 3}},
+    ]}))
+    code, out, _ = run(capsys, "summary", str(ir_file), "--json")
+    assert code == 0
+    layers = json.loads(out)["layers"]
+    assert [(layer["name"], layer["inputs"]) for layer in layers] == [
+        ("c", ["input"]), ("r", ["c"]), ("flatten1", ["r"]), ("fc", ["flatten1"])
+    ]
 
 
 @pytest.mark.parametrize(
