@@ -1,0 +1,60 @@
+"""Every limit netlang enforces, as named constants, each checked before the work it bounds.
+
+A tiny hostile file must not make netlang allocate or compute without bound, so sizes that a file merely
+*declares* (an image's width and height, an array header's shape, a compressed member's length) are checked
+against these limits before anything is allocated, inflated or decoded.
+
+Data (files read by `train`, `eval`, `predict` and friends):
+
+| constant             | value       | bounds                                                 | raise with             |
+|----------------------|-------------|--------------------------------------------------------|------------------------|
+| MAX_DATA_BYTES       | 2 GiB       | decoded bytes of one data file: the arrays read from   | NETLANG_MAX_DATA_BYTES |
+|                      |             | an .npz or .npy, an IDX file after gunzip, a PNG file  | (environment variable) |
+| MAX_IMAGE_PIXELS     | 2048 x 2048 | pixels of a PNG decoded with no network input to fit;  | (fixed)                |
+|                      |             | `predict` first requires the input's pixel count       |                        |
+| MAX_PNG_CHUNKS       | 65,536      | chunks in one PNG file                                 | (fixed)                |
+| MAX_NPY_HEADER_BYTES | 10,000      | the text header of one .npy array (NumPy's default)    | (fixed)                |
+| MAX_CLASSES          | 100,000     | class labels 0 .. MAX_CLASSES - 1 in a data set        | (fixed)                |
+
+Which limits a user can raise: only MAX_DATA_BYTES, because a real data set can outgrow it (CIFAR-10 stored
+as float64 is 1.5 GB); setting NETLANG_MAX_DATA_BYTES=8000000000 lets netlang read up to 8 GB from one file.
+The others bound what no real input needs: a network's PNG input is checked against its exact size before
+the fixed pixel limit even applies, NumPy itself writes headers far below 10,000 bytes, and a data set with
+more than 100,000 classes could not be trained by a NumPy backend anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from netlang.errors import UsageError
+
+MAX_DATA_BYTES = 2 * 1024**3
+MAX_DATA_BYTES_VARIABLE = "NETLANG_MAX_DATA_BYTES"
+MAX_IMAGE_PIXELS = 2048 * 2048
+MAX_PNG_CHUNKS = 65_536
+MAX_NPY_HEADER_BYTES = 10_000
+MAX_CLASSES = 100_000
+
+
+def max_data_bytes(environ: Mapping[str, str] | None = None) -> int:
+    """MAX_DATA_BYTES, or the whole number in $NETLANG_MAX_DATA_BYTES; raises UsageError for a bad value."""
+    environ = os.environ if environ is None else environ
+    text = environ.get(MAX_DATA_BYTES_VARIABLE, "").strip()
+    if not text:
+        return MAX_DATA_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UsageError(
+            f"{MAX_DATA_BYTES_VARIABLE} must be a whole number of bytes such as 8000000000; received {text!r}"
+        )
+    return value
+
+
+def data_limit_hint() -> str:
+    """The sentence a refusal ends with, telling how to raise the data limit."""
+    return f"set {MAX_DATA_BYTES_VARIABLE} to a larger number of bytes to allow it"
