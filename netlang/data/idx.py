@@ -89,14 +89,14 @@ def _read_stream(stream: BinaryIO, file: str, check_header: HeaderCheck | None) 
     dtype = IDX_DTYPES[code]
     data_size = math.prod(shape) * dtype.itemsize
     expected = header_size + data_size
+    if check_header is not None:  # first: a file of the wrong kind is told so, not told to raise a limit
+        check_header(dtype.newbyteorder("="), shape)
     if data_size > limits.max_data_bytes():
         raise DataError(
             f"declares an IDX array of shape {shape} and dtype {dtype.name} ({data_size:,} bytes), over netlang's "
             f"limit of {limits.max_data_bytes():,} bytes per data file; {limits.data_limit_hint()}",
             file=file,
         )
-    if check_header is not None:
-        check_header(dtype.newbyteorder("="), shape)
     values = _read_exactly(stream, data_size)
     if len(values) < data_size:
         raise DataError(
