@@ -45,6 +45,7 @@ DAMAGED_ARCHIVE = (
     NotImplementedError,  # an unknown compression method
     RuntimeError,  # an encrypted member
     struct.error,
+    IndexError,  # a damaged extra field in a zip header
     OverflowError,
 )
 
