@@ -26,7 +26,7 @@ def match_input_shape(
     sample = tuple(int(size) for size in x.shape[1:])
     if sample == expected:
         return x
-    if x.ndim >= 1 and _is_one_channel_layout(sample, expected):
+    if x.ndim >= 1 and is_one_channel_layout(sample, expected):
         return x.reshape((len(x), *expected))
     same_size = int(np.prod(sample, dtype=np.int64)) == int(np.prod(expected, dtype=np.int64))
     if same_size and x.ndim >= 2 and (len(sample) == 1 or len(expected) == 1):
@@ -38,7 +38,7 @@ def match_input_shape(
     )
 
 
-def _is_one_channel_layout(sample: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+def is_one_channel_layout(sample: tuple[int, ...], expected: tuple[int, ...]) -> bool:
     """Whether samples (H, W) or (H, W, 1) are one-channel images for an input (1, H, W): same memory order."""
     if len(expected) != 3 or expected[0] != 1:
         return False

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netlang.data.check import is_one_channel_layout
 from netlang.data.dataset import pixels_to_float
 from netlang.data.npy import read_npy, read_npz
 from netlang.data.png import decode_png, png_size, read_png_bytes
@@ -57,6 +58,8 @@ def _read_one(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarray:
         raise DataError("holds a single number; expected an array of input samples", file=file)
     if len(batch) == 0:
         raise DataError(f"holds no samples ({what} has shape {batch.shape}); expected at least one", file=file)
+    if input_shape is not None and is_one_channel_layout(batch.shape[1:], input_shape):
+        return batch.reshape((len(batch), *input_shape))  # Keras' (N, H, W), so it joins (N, 1, H, W) batches
     return batch
 
 
