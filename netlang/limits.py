@@ -9,18 +9,22 @@ Data (files read by `train`, `eval`, `predict` and friends):
 | constant             | value       | bounds                                                 | raise with             |
 |----------------------|-------------|--------------------------------------------------------|------------------------|
 | MAX_DATA_BYTES       | 2 GiB       | decoded bytes of one data file: the arrays read from   | NETLANG_MAX_DATA_BYTES |
-|                      |             | an .npz or .npy, an IDX file after gunzip, a PNG file  | (environment variable) |
-| MAX_IMAGE_PIXELS     | 2048 x 2048 | pixels of a PNG decoded with no network input to fit;  | (fixed)                |
-|                      |             | `predict` first requires the input's pixel count       |                        |
+|                      |             | an .npz or .npy, an IDX file after gunzip, a PNG file, | (environment variable) |
+|                      |             | one downloaded file                                    |                        |
+| MAX_IMAGE_PIXELS     | 1024 x 1024 | pixels of a PNG decoded with no network input to fit;  | (fixed)                |
+|                      |             | `predict` requires the input's size before decoding    |                        |
 | MAX_PNG_CHUNKS       | 65,536      | chunks in one PNG file                                 | (fixed)                |
 | MAX_NPY_HEADER_BYTES | 10,000      | the text header of one .npy array (NumPy's default)    | (fixed)                |
-| MAX_CLASSES          | 100,000     | class labels 0 .. MAX_CLASSES - 1 in a data set        | (fixed)                |
+| MAX_ARRAY_DIMS       | 32          | dimensions of one array in an .npy, .npz or IDX file   | (fixed)                |
+| MAX_CLASSES          | 100,000     | class labels 0 .. MAX_CLASSES - 1, and class names     | (fixed)                |
 
 Which limits a user can raise: only MAX_DATA_BYTES, because a real data set can outgrow it (CIFAR-10 stored
 as float64 is 1.5 GB); setting NETLANG_MAX_DATA_BYTES=8000000000 lets netlang read up to 8 GB from one file.
-The others bound what no real input needs: a network's PNG input is checked against its exact size before
-the fixed pixel limit even applies, NumPy itself writes headers far below 10,000 bytes, and a data set with
-more than 100,000 classes could not be trained by a NumPy backend anyway.
+The others bound what no real input needs: `predict` checks a PNG against the network input's exact size
+before decoding it, and decodes an image as large as the network's own input even past MAX_IMAGE_PIXELS (the
+fixed limit only bounds decoding with no network to fit, where PNG's filters cost seconds per megapixel);
+NumPy writes headers far below 10,000 bytes and allows 64 dimensions but no data set needs 32; and a data
+set with more than 100,000 classes could not be trained by a NumPy backend anyway.
 """
 
 from __future__ import annotations
@@ -32,9 +36,10 @@ from netlang.errors import UsageError
 
 MAX_DATA_BYTES = 2 * 1024**3
 MAX_DATA_BYTES_VARIABLE = "NETLANG_MAX_DATA_BYTES"
-MAX_IMAGE_PIXELS = 2048 * 2048
+MAX_IMAGE_PIXELS = 1024 * 1024
 MAX_PNG_CHUNKS = 65_536
 MAX_NPY_HEADER_BYTES = 10_000
+MAX_ARRAY_DIMS = 32
 MAX_CLASSES = 100_000
 
 

@@ -75,8 +75,10 @@ def _read_stream(stream: BinaryIO, file: str, check_header: HeaderCheck | None) 
     if code not in IDX_DTYPES:
         known = ", ".join(f"0x{known:02X}" for known in IDX_DTYPES)
         raise DataError(f"has unknown IDX dtype code 0x{code:02X}; expected one of {known}", file=file)
-    if ndim == 0:
-        raise DataError("is an IDX file with 0 dimensions; expected at least 1", file=file)
+    if not 1 <= ndim <= limits.MAX_ARRAY_DIMS:
+        raise DataError(
+            f"is an IDX file with {ndim} dimensions; expected 1 to {limits.MAX_ARRAY_DIMS}", file=file
+        )
     header_size = 4 + 4 * ndim
     sizes = stream.read(4 * ndim)
     if len(sizes) < 4 * ndim:

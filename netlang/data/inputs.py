@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netlang import limits
 from netlang.data.check import is_one_channel_layout
 from netlang.data.dataset import pixels_to_float
 from netlang.data.npy import read_npy, read_npz
@@ -89,7 +90,9 @@ def _read_png_input(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarr
             f"{input_shape}, {_image_wanted(input_shape)}",
             file=str(path),
         )
-    return decode_png(data, file=str(path))[np.newaxis, np.newaxis]
+    # An image as large as the network's own input is decoded even past the general pixel limit.
+    most = max(limits.MAX_IMAGE_PIXELS, math.prod(input_shape) if input_shape is not None else 0)
+    return decode_png(data, file=str(path), max_pixels=most)[np.newaxis, np.newaxis]
 
 
 def _png_fits(width: int, height: int, input_shape: tuple[int, ...]) -> bool:

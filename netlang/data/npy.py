@@ -167,6 +167,8 @@ def _checked_header(fields: object, refuse) -> ArrayHeader:
     shape, fortran_order, descr = fields["shape"], fields["fortran_order"], fields["descr"]
     if not isinstance(shape, tuple) or not all(type(size) is int and size >= 0 for size in shape):
         raise refuse(f"has a damaged .npy header: shape {shape!r} is not a tuple of sizes")
+    if len(shape) > limits.MAX_ARRAY_DIMS:
+        raise refuse(f"has {len(shape)} dimensions; expected at most {limits.MAX_ARRAY_DIMS}")
     if not isinstance(fortran_order, bool):
         raise refuse(f"has a damaged .npy header: fortran_order {fortran_order!r} is not True or False")
     if not isinstance(descr, str):

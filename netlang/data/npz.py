@@ -12,6 +12,7 @@ import numpy as np
 from netlang.data.dataset import Dataset, labels_to_int, pixels_to_float
 from netlang.data.npy import read_npz
 from netlang.errors import DataError
+from netlang.limits import MAX_CLASSES
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
 CLASSES_KEY = "classes"
@@ -55,13 +56,15 @@ def load_npz_dataset(path: str) -> Dataset:
         y_train=y_train,
         x_test=x_test,
         y_test=y_test,
-        classes=_class_names(arrays.get(CLASSES_KEY), y_train, y_test),
+        classes=_class_names(arrays.get(CLASSES_KEY), y_train, y_test, file=path),
     )
 
 
-def _class_names(classes: np.ndarray | None, y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
+def _class_names(classes: np.ndarray | None, y_train: np.ndarray, y_test: np.ndarray, *, file: str) -> list[str]:
     """The optional 1-D `classes` array as names, else the label numbers as strings."""
     if classes is not None and classes.ndim == 1:
+        if len(classes) > MAX_CLASSES:
+            raise DataError(f"classes holds {len(classes):,} names; expected at most {MAX_CLASSES:,}", file=file)
         return [_name(name) for name in classes.tolist()]
     # labels_to_int bounds the labels by limits.MAX_CLASSES, so this list is bounded too.
     highest = max(int(y.max()) for y in (y_train, y_test))

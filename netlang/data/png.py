@@ -67,18 +67,21 @@ def png_size(data: bytes, *, file: str = "<png>") -> tuple[int, int]:
     return width, height
 
 
-def decode_png(data: bytes, *, file: str = "<png>") -> np.ndarray:
-    """The PNG bytes `data` as an (H, W) float32 grayscale image in [0, 1]; `file` names it in errors."""
+def decode_png(data: bytes, *, file: str = "<png>", max_pixels: int = limits.MAX_IMAGE_PIXELS) -> np.ndarray:
+    """The PNG bytes `data` as an (H, W) float32 grayscale image in [0, 1]; `file` names it in errors.
+
+    An image of more than `max_pixels` pixels is refused before its data is inflated.
+    """
     if not data.startswith(PNG_SIGNATURE):
         raise DataError("is not a PNG file (its first 8 bytes are not the PNG signature)", file=file)
     chunks = _read_chunks(data, file)
     if not chunks or chunks[0][0] != b"IHDR":
         raise DataError("is a damaged PNG: it does not start with an IHDR chunk", file=file)
     width, height, depth, color_type = _parse_header(chunks[0][1], file)
-    if width * height > limits.MAX_IMAGE_PIXELS:
+    if width * height > max_pixels:
         raise DataError(
             f"is a {width}x{height} PNG image ({width * height:,} pixels); netlang decodes at most "
-            f"{limits.MAX_IMAGE_PIXELS:,} pixels",
+            f"{max_pixels:,} pixels here",
             file=file,
         )
     name, channels, _ = COLOR_TYPES[color_type]

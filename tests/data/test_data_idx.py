@@ -45,7 +45,8 @@ def test_refuses_unknown_dtype_code(tmp_path):
 
 
 def test_refuses_zero_dimensions(tmp_path):
-    assert "0 dimensions" in refusal(tmp_path, bytes([0, 0, 0x08, 0]))
+    assert "0 dimensions; expected 1 to 32" in refusal(tmp_path, bytes([0, 0, 0x08, 0]))
+    assert "100 dimensions; expected 1 to 32" in refusal(tmp_path, bytes([0, 0, 0x08, 100]) + bytes(400))
 
 
 def test_refuses_truncated_header(tmp_path):

@@ -194,3 +194,51 @@ def test_class_labels_are_bounded_before_anything_is_sized_by_them(tmp_path):
         DataError, match=r"labels.npz: y_train holds class label 1000000000000; expected labels 0 to 99,999"
     ):
         load_dataset(f"npz:{path}")
+
+
+def test_array_dimensions_are_bounded(tmp_path):
+    path = tmp_path / "deep.npy"
+    path.write_bytes(npy_bytes("|u1", (1,) * 40, data=b"\0"))
+    with pytest.raises(DataError, match="deep.npy: has 40 dimensions; expected at most 32"):
+        read_inputs([path])
+
+
+def test_class_names_are_bounded(tmp_path):
+    path = tmp_path / "names.npz"
+    x = np.zeros((2, 4), np.float32)
+    names = np.full(limits.MAX_CLASSES + 1, "n")
+    np.savez(path, x_train=x, y_train=np.array([0, 1]), x_test=x, y_test=np.array([0, 1]), classes=names)
+    with pytest.raises(DataError, match=r"names.npz: classes holds 100,001 names; expected at most 100,000"):
+        load_dataset(f"npz:{path}")
+
+
+def test_a_png_as_large_as_the_network_input_is_decoded_past_the_general_limit(tmp_path, monkeypatch, make_png):
+    image = make_png(np.full((4, 4, 1), 255), color_type=0)
+    monkeypatch.setattr(limits, "MAX_IMAGE_PIXELS", 4)
+    with pytest.raises(DataError, match=r"is a 4x4 PNG image \(16 pixels\); netlang decodes at most 4 pixels"):
+        decode_png(image, file="four.png", max_pixels=limits.MAX_IMAGE_PIXELS)
+    (tmp_path / "four.png").write_bytes(image)
+    np.testing.assert_array_equal(read_inputs([tmp_path / "four.png"], input_shape=(1, 4, 4)), np.ones((1, 1, 4, 4)))
+    with pytest.raises(DataError, match="decodes at most 4 pixels"):
+        read_inputs([tmp_path / "four.png"])  # no network input: the general limit
+
+
+def test_a_download_without_end_is_cut_off_and_discarded(tmp_path, monkeypatch):
+    from netlang.data.fetch import RemoteFile, download_file
+
+    class Endless:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self, size=-1):
+            return bytes(min(size, 1 << 16) if size > 0 else 1 << 16)
+
+    monkeypatch.setenv("NETLANG_MAX_DATA_BYTES", str(1 << 20))
+    with pytest.raises(DataError, match=r"https://mirror.example/x.gz sent more than 1,048,576 bytes"):
+        download_file(
+            RemoteFile("x.gz", "0" * 64), ("https://mirror.example/",), tmp_path, opener=lambda url: Endless()
+        )
+    assert list(tmp_path.iterdir()) == []
