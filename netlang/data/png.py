@@ -5,7 +5,7 @@ Supported: non-interlaced grayscale, RGB, palette, grayscale+alpha and RGBA imag
 (as Pillow's "L" mode does); transparency is composited onto black, so a transparent background reads
 as 0 like MNIST's. Anything else is a DataError that says what the file is and what is supported.
 
-Sizes are checked before work: the file's bytes against limits.max_data_bytes() before reading it, the chunk
+Sizes are checked before work: the file's bytes against MAX_PNG_FILE_BYTES while reading it, the chunk
 count against MAX_PNG_CHUNKS, and the declared width x height against MAX_IMAGE_PIXELS before anything is
 inflated (and inflation stops at the bytes the header implies). `png_size` reads only the header, so a
 caller can refuse an image of the wrong size without decoding it.
@@ -42,18 +42,19 @@ def read_png(path: str | Path) -> np.ndarray:
 
 
 def read_png_bytes(path: str | Path) -> bytes:
-    """The bytes of the file at `path`, refused unread if larger than the data limit; raises DataError."""
+    """The bytes of the file at `path`, refused if larger than the PNG or data limit; raises DataError."""
+    most = min(limits.MAX_PNG_FILE_BYTES, limits.max_data_bytes())
     try:
-        size = Path(path).stat().st_size
-        if size > limits.max_data_bytes():
-            raise DataError(
-                f"is a {size:,}-byte file, over netlang's limit of {limits.max_data_bytes():,} bytes per data "
-                f"file; {limits.data_limit_hint()}",
-                file=str(path),
-            )
-        return Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            data = stream.read(most + 1)  # bounded even for a device or pipe, whose size is not known
     except OSError as error:
         raise DataError(f"cannot read the file ({error.strerror or error})", file=str(path)) from None
+    if len(data) > most:
+        raise DataError(
+            f"is larger than {most:,} bytes, netlang's limit for a PNG file",
+            file=str(path),
+        )
+    return data
 
 
 def png_size(data: bytes, *, file: str = "<png>") -> tuple[int, int]:
