@@ -21,6 +21,7 @@ from typing import BinaryIO
 import numpy as np
 
 from netlang import limits
+from netlang.data.npy import extent
 from netlang.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -76,9 +77,7 @@ def _read_stream(stream: BinaryIO, file: str, check_header: HeaderCheck | None) 
         known = ", ".join(f"0x{known:02X}" for known in IDX_DTYPES)
         raise DataError(f"has unknown IDX dtype code 0x{code:02X}; expected one of {known}", file=file)
     if not 1 <= ndim <= limits.MAX_ARRAY_DIMS:
-        raise DataError(
-            f"is an IDX file with {ndim} dimensions; expected 1 to {limits.MAX_ARRAY_DIMS}", file=file
-        )
+        raise DataError(f"is an IDX file with {ndim} dimensions; expected 1 to {limits.MAX_ARRAY_DIMS}", file=file)
     header_size = 4 + 4 * ndim
     sizes = stream.read(4 * ndim)
     if len(sizes) < 4 * ndim:
@@ -93,9 +92,10 @@ def _read_stream(stream: BinaryIO, file: str, check_header: HeaderCheck | None) 
     expected = header_size + data_size
     if check_header is not None:  # first: a file of the wrong kind is told so, not told to raise a limit
         check_header(dtype.newbyteorder("="), shape)
-    if data_size > limits.max_data_bytes():
+    if extent(shape, dtype.itemsize) > limits.max_data_bytes():
         raise DataError(
-            f"declares an IDX array of shape {shape} and dtype {dtype.name} ({data_size:,} bytes), over netlang's "
+            f"declares an IDX array of shape {shape} and dtype {dtype.name} ({extent(shape, dtype.itemsize):,} "
+            "bytes), over netlang's "
             f"limit of {limits.max_data_bytes():,} bytes per data file; {limits.data_limit_hint()}",
             file=file,
         )

@@ -49,9 +49,7 @@ def _read_one(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarray:
     elif suffix == ".npz":
         array, what = _first_npz_array(path)
     else:
-        raise DataError(
-            f"has an unknown input type '{path.suffix}'; expected one of {', '.join(SUFFIXES)}", file=file
-        )
+        raise DataError(f"has an unknown input type '{path.suffix}'; expected one of {', '.join(SUFFIXES)}", file=file)
     batch = pixels_to_float(array, what=what, file=file)
     if input_shape is not None and _is_one_sample(batch.shape, input_shape):
         return batch.reshape((1, *input_shape))

@@ -63,6 +63,19 @@ class ArrayHeader:
         """The bytes of data the header promises (a Python int: no overflow for any declared shape)."""
         return math.prod(self.shape) * self.dtype.itemsize
 
+    @property
+    def extent(self) -> int:
+        """The bytes checked against the limit: nbytes with a zero dimension counted as one.
+
+        So (0, 2**40, 2**40) is refused as NumPy itself refuses it, instead of passing as an empty array.
+        """
+        return extent(self.shape, self.dtype.itemsize)
+
+
+def extent(shape: tuple[int, ...], itemsize: int) -> int:
+    """The bytes of `shape` with zero dimensions counted as one: what a size limit must see of a header."""
+    return math.prod(max(size, 1) for size in shape) * itemsize
+
 
 def read_npy(path: str | Path) -> np.ndarray:
     """The array in the .npy file at `path`; raises DataError for a missing, damaged or oversized file."""
@@ -189,10 +202,13 @@ def read_data(
 ) -> np.ndarray:
     """The array whose data follows in `stream`, after checking its size against `available` and `budget`."""
     nbytes = header.nbytes
-    if nbytes > budget:
+    if header.extent > budget:
         raise DataError(
-            _subject(what, f"declares shape {header.shape} of {header.dtype} ({nbytes:,} bytes), over netlang's limit "
-            f"of {limits.max_data_bytes():,} bytes per data file; {limits.data_limit_hint()}"),
+            _subject(
+                what,
+                f"declares shape {header.shape} of {header.dtype} ({header.extent:,} bytes), over netlang's limit "
+                f"of {limits.max_data_bytes():,} bytes per data file; {limits.data_limit_hint()}",
+            ),
             file=file,
         )
     if nbytes > available:

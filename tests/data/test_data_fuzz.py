@@ -83,7 +83,9 @@ def apply_edits(data: bytes, edits) -> bytes:
 
 def header_edits(data: bytes) -> st.SearchStrategy[bytes]:
     """The npz with the text of every array header rewritten: huge or odd shapes and dtypes (stored npz only)."""
-    shapes = st.sampled_from(["(10**12,)", "(99999999999, 4, 4)", "(6, 4, 4, 0)", "()", "(-1,)", "(6, 4)", "[6]"])
+    shapes = st.sampled_from(
+        ["(10**12,)", "(99999999999, 4, 4)", "(6, 4, 4, 0)", "()", "(-1,)", "(6, 4)", "[6]", str((1,) * 70), "(6.0,)"]
+    )
     descrs = st.sampled_from(["'|O'", "'<U99999999'", "'<c16'", "'V8'", "[('a', '<f4')]", "'<M8[s]'", "'|b1'"])
 
     def rewrite(choice):
@@ -146,6 +148,16 @@ def test_mutated_idx_files(tmp_path, data):
     path = tmp_path / "fuzz-idx1-ubyte"
     path.write_bytes(data)
     outcome(lambda: read_idx(path))
+
+
+@FUZZ
+@given(st.integers(0, 255), st.lists(HUGE_SIZES.map(lambda size: size % 2**32), max_size=80), st.binary(max_size=64))
+def test_idx_headers_declaring_anything(tmp_path, code, shape, values):
+    data = bytes([0, 0, code, len(shape)]) + struct.pack(f">{len(shape)}I", *shape) + values
+    path = tmp_path / "fuzz-idx3-ubyte"
+    for content in (data, gzip.compress(data)):
+        path.write_bytes(content)
+        outcome(lambda: read_idx(path))
 
 
 def png_chunk(kind: bytes, body: bytes) -> bytes:

@@ -242,3 +242,13 @@ def test_a_download_without_end_is_cut_off_and_discarded(tmp_path, monkeypatch):
             RemoteFile("x.gz", "0" * 64), ("https://mirror.example/",), tmp_path, opener=lambda url: Endless()
         )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_array_cannot_hide_huge_dimensions(tmp_path):
+    # NumPy refuses (0, 2**31 - 1, 2**31 - 1) of int32 itself ("array is too big"): so must the limit.
+    (tmp_path / "hidden-idx3-ubyte").write_bytes(idx_header(0x0C, (0, 2**31 - 1, 2**31 - 1)))
+    with pytest.raises(DataError, match=r"declares an IDX array of shape \(0, 2147483647, 2147483647\)"):
+        read_idx(tmp_path / "hidden-idx3-ubyte")
+    (tmp_path / "hidden.npy").write_bytes(npy_bytes("<i4", (0, 2**62, 2**62)))
+    with pytest.raises(DataError, match=r"hidden.npy: declares shape \(0, 4611686018427387904, 4611686018427387904\)"):
+        read_inputs([tmp_path / "hidden.npy"])
