@@ -133,7 +133,14 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, *
     with archive.open(info) as stream:
         header = read_header(stream, file=file, what=what)
         available = info.file_size - stream.tell()
-        return read_data(stream, header, available, budget=budget, file=file, what=what)
+        array = read_data(stream, header, available, budget=budget, file=file, what=what)
+        # Reaching the member's end is what makes zipfile check its CRC; anything more is refused unread.
+        if stream.read(1):
+            raise DataError(
+                _subject(what, f"has bytes after its data (shape {header.shape} of {header.dtype}); expected none"),
+                file=file,
+            )
+        return array
 
 
 def read_header(stream: BinaryIO, *, file: str, what: str) -> ArrayHeader:

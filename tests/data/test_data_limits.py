@@ -7,6 +7,7 @@ deflate member) and checks the refusal names the file and comes before allocatin
 from __future__ import annotations
 
 import gzip
+import io
 import struct
 import zipfile
 
@@ -252,3 +253,18 @@ def test_an_empty_array_cannot_hide_huge_dimensions(tmp_path):
     (tmp_path / "hidden.npy").write_bytes(npy_bytes("<i4", (0, 2**62, 2**62)))
     with pytest.raises(DataError, match=r"hidden.npy: declares shape \(0, 4611686018427387904, 4611686018427387904\)"):
         read_inputs([tmp_path / "hidden.npy"])
+
+
+def test_npz_members_are_crc_checked_and_hold_nothing_more(tmp_path):
+    path = tmp_path / "extra.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x.npy", npy_bytes("|u1", (1, 4, 4), data=bytes(16) + b"more"))
+    with pytest.raises(DataError, match=r"extra.npz: member 'x' has bytes after its data \(shape \(1, 4, 4\)"):
+        read_inputs([path])
+    stream = io.BytesIO()
+    np.savez(stream, x=np.zeros((1, 4, 4), np.uint8))
+    damaged = bytearray(stream.getvalue())
+    damaged[damaged.index(bytes(16))] = 9  # a pixel changed, the stored CRC not
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match=r"extra.npz: is not a readable NumPy .npz archive \(Bad CRC-32"):
+        read_inputs([path])
