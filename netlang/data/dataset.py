@@ -98,7 +98,7 @@ def labels_to_int(y: np.ndarray, *, what: str, file: str | None = None) -> np.nd
         if not whole.all():
             bad = int(np.flatnonzero(~whole)[0])
             raise DataError(
-                f"{what} must hold whole-number class labels; sample {bad} is {y[bad]!r}",
+                f"{what} must hold whole-number class labels; sample {bad} is {y[bad].item()!r}",
                 file=file,
             )
     elif not (y.dtype == np.bool_ or np.issubdtype(y.dtype, np.integer)):

@@ -26,6 +26,7 @@ from netlang.errors import DataError
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"  # an archive of no members starts with its end record (np.savez() writes one)
 NPY_SUFFIX = ".npy"
 CHUNK_BYTES = 1 << 20
 
@@ -99,7 +100,7 @@ def read_npz(path: str | Path, wanted: Sequence[str] | None = None) -> tuple[dic
     file = str(path)
     try:
         with open(path, "rb") as stream:
-            if stream.read(len(ZIP_MAGIC)) != ZIP_MAGIC:
+            if stream.read(len(ZIP_MAGIC)) not in (ZIP_MAGIC, EMPTY_ZIP_MAGIC):
                 raise DataError("is not a NumPy .npz archive (it does not start with a zip header)", file=file)
     except FileNotFoundError:
         raise DataError("no such file; expected a NumPy .npz archive", file=file) from None

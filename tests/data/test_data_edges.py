@@ -49,7 +49,7 @@ def save_set(path, **changes) -> str:
         ({"x_train": np.zeros((6, 1, 4, 4), np.complex64)}, "x_train holds complex numbers (dtype complex64)"),
         ({"x_test": np.full((2, 1, 4, 4), "7")}, "x_test holds text (dtype <U1); expected numbers"),
         ({"y_train": np.array([b"cat"] * 6)}, "y_train holds text (dtype |S3); expected integer class labels"),
-        ({"y_test": np.array([0.5, 1])}, "y_test must hold whole-number class labels; sample 0 is"),
+        ({"y_test": np.array([0.5, 1])}, "y_test must hold whole-number class labels; sample 0 is 0.5"),
         ({"x_train": np.zeros(6, dtype=[("a", "<f4")])}, "member 'x_train' holds a structured array"),
         ({"x_train": np.zeros((6, 16), "datetime64[s]")}, "member 'x_train' has dtype datetime64[s]; expected numbers"),
         ({"y_test": None}, "missing y_test; expected arrays x_train, y_train, x_test, y_test (found: x_test, x_t"),
@@ -179,3 +179,11 @@ def test_damaged_npy_headers_are_refused(tmp_path):
         with pytest.raises(DataError) as caught:
             read_npy(tmp_path / "bad.npy")
         assert str(caught.value).startswith(f"{tmp_path / 'bad.npy'}: ") and expected in str(caught.value)
+
+
+def test_an_empty_archive_says_it_holds_no_arrays(tmp_path):
+    np.savez(tmp_path / "none.npz")
+    with pytest.raises(DataError, match="none.npz: holds no arrays; expected an array named 'x'"):
+        read_inputs([tmp_path / "none.npz"])
+    with pytest.raises(DataError, match=r"none.npz: missing x_train, y_train, x_test, y_test; .* \(found: no arrays\)"):
+        load_dataset(f"npz:{tmp_path / 'none.npz'}")
