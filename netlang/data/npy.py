@@ -90,6 +90,8 @@ def read_npy(path: str | Path) -> np.ndarray:
         raise DataError("no such file; expected a NumPy .npy array", file=file) from None
     except OSError as error:
         raise DataError(f"cannot read the file ({error.strerror or error})", file=file) from None
+    except MemoryError:
+        raise DataError("does not fit in memory; expected a smaller NumPy .npy array", file=file) from None
 
 
 def read_npz(path: str | Path, wanted: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
