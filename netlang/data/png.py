@@ -81,8 +81,7 @@ def decode_png(data: bytes, *, file: str = "<png>", max_pixels: int = limits.MAX
     width, height, depth, color_type = _parse_header(chunks[0][1], file)
     if width * height > max_pixels:
         raise DataError(
-            f"is a {width}x{height} PNG image ({width * height:,} pixels); netlang decodes at most "
-            f"{max_pixels:,} pixels here",
+            f"is a {width}x{height} PNG image ({width * height:,} pixels); expected at most {max_pixels:,} pixels",
             file=file,
         )
     name, channels, _ = COLOR_TYPES[color_type]

@@ -60,7 +60,7 @@ def test_a_png_declaring_20000x20000_is_refused_before_inflating(tmp_path, no_in
         f"{path}: is a 20000x20000 PNG image (width x height); the network's input expects (1, 28, 28), "
         "a 28x28 grayscale image"
     )
-    with pytest.raises(DataError, match=r"is a 20000x20000 PNG image \(400,000,000 pixels\); netlang decodes at most"):
+    with pytest.raises(DataError, match=r"is a 20000x20000 PNG image \(400,000,000 pixels\); expected at most 1,048"):
         decode_png(path.read_bytes(), file=str(path))  # no network input to fit: the fixed limit
     with pytest.raises(DataError, match="expects \\(784,\\), an image of 784 pixels"):
         read_inputs([path], input_shape=(784,))
@@ -216,11 +216,11 @@ def test_class_names_are_bounded(tmp_path):
 def test_a_png_as_large_as_the_network_input_is_decoded_past_the_general_limit(tmp_path, monkeypatch, make_png):
     image = make_png(np.full((4, 4, 1), 255), color_type=0)
     monkeypatch.setattr(limits, "MAX_IMAGE_PIXELS", 4)
-    with pytest.raises(DataError, match=r"is a 4x4 PNG image \(16 pixels\); netlang decodes at most 4 pixels"):
+    with pytest.raises(DataError, match=r"is a 4x4 PNG image \(16 pixels\); expected at most 4 pixels"):
         decode_png(image, file="four.png", max_pixels=limits.MAX_IMAGE_PIXELS)
     (tmp_path / "four.png").write_bytes(image)
     np.testing.assert_array_equal(read_inputs([tmp_path / "four.png"], input_shape=(1, 4, 4)), np.ones((1, 1, 4, 4)))
-    with pytest.raises(DataError, match="decodes at most 4 pixels"):
+    with pytest.raises(DataError, match="expected at most 4 pixels"):
         read_inputs([tmp_path / "four.png"])  # no network input: the general limit
 
 
