@@ -11,7 +11,9 @@ EXAMPLES = """examples:
   netlang predict specs/digits_convnet.net --weights runs/digits/weights.npz sample.npy
   netlang predict specs/simple_convnet.net --weights runs/fashion shoe.png --top 3 --json
 
-An .npy/.npz file may hold one sample or a batch (first axis); a PNG is one grayscale image.
+An .npy/.npz file may hold one sample or a batch (first axis); for a 1xHxW input, (N, H, W) and (H, W)
+arrays (Keras' layout) are read as one channel. A PNG is one grayscale image of the input's size.
+NaN, infinite, complex and text values are refused; nothing is ever unpickled.
 Class names come from the data set the run trained on (else the spec's train section)."""
 
 

@@ -4,7 +4,9 @@
     ds = check_against(ds, input_shape=(1, 8, 8), n_outputs=10)
     x_tr, y_tr, x_val, y_val = split_validation(ds.x_train, ds.y_train, fraction=0.1, seed=0)
 
-Every problem with a data file is a netlang.errors.DataError naming the file or source.
+Every problem with a data file is a netlang.errors.DataError naming the file or source. Sizes a file
+declares are checked against netlang.limits before anything is allocated, inflated or decoded, and nothing
+is ever unpickled (netlang.data.npy reads .npy and .npz files itself).
 """
 
 from netlang.data.check import check_against, match_input_shape, split_validation

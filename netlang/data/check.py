@@ -18,13 +18,16 @@ def match_input_shape(
 ) -> np.ndarray:
     """`x` (N, ...) reshaped to (N, *input_shape), or a DataError starting with `source` and both shapes.
 
-    Besides an exact match, two conveniences are documented: flat rows (N, C*H*W) are reshaped for an
-    image input (C, H, W), and samples of any shape are flattened for a vector input (D,) of the same size.
+    Besides an exact match, three conveniences are documented: flat rows (N, C*H*W) are reshaped for an
+    image input (C, H, W); samples of any shape are flattened for a vector input (D,) of the same size; and
+    Keras' one-channel layouts (N, H, W) and (N, H, W, 1) are read as (N, 1, H, W) for an input (1, H, W).
     """
     expected = tuple(int(size) for size in input_shape)
     sample = tuple(int(size) for size in x.shape[1:])
     if sample == expected:
         return x
+    if x.ndim >= 1 and is_one_channel_layout(sample, expected):
+        return x.reshape((len(x), *expected))
     same_size = int(np.prod(sample, dtype=np.int64)) == int(np.prod(expected, dtype=np.int64))
     if same_size and x.ndim >= 2 and (len(sample) == 1 or len(expected) == 1):
         return x.reshape((len(x), *expected))
@@ -35,11 +38,18 @@ def match_input_shape(
     )
 
 
+def is_one_channel_layout(sample: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    """Whether samples (H, W) or (H, W, 1) are one-channel images for an input (1, H, W): same memory order."""
+    if len(expected) != 3 or expected[0] != 1:
+        return False
+    return sample in (expected[1:], (*expected[1:], 1))
+
+
 def check_against(ds: Dataset, input_shape: Sequence[int], n_outputs: int) -> Dataset:
     """`ds` with inputs shaped to `input_shape`, after checking labels fit `n_outputs` and values are finite.
 
     A one-output network (sigmoid or identity) takes 0/1 targets; otherwise labels must be class indices
-    in [0, n_outputs). Raises DataError naming the data source.
+    in [0, n_outputs). Neither split may be empty. Raises DataError naming the data source.
     """
     n_labels = 2 if n_outputs == 1 else n_outputs
     fitted = {}
@@ -50,6 +60,11 @@ def check_against(ds: Dataset, input_shape: Sequence[int], n_outputs: int) -> Da
             raise DataError(
                 f"data set '{ds.name}': x_{split} has {len(x)} samples but y_{split} has {len(y)} labels; "
                 "expected one label per sample"
+            )
+        if len(x) == 0:
+            raise DataError(
+                f"data set '{ds.name}': x_{split} holds no samples; expected at least one "
+                f"{'training' if split == 'train' else 'test'} sample"
             )
         _check_finite(x, ds.name, f"x_{split}")
         _check_labels(y, n_labels, n_outputs, ds.name, f"y_{split}")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netlang.errors import DataError
+from netlang.limits import MAX_CLASSES
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ class Dataset:
 
 
 def pixels_to_float(x: np.ndarray, *, what: str, file: str | None = None) -> np.ndarray:
-    """Integer pixels 0..255 -> float32 in [0, 1]; float inputs pass through as float32; raises DataError."""
+    """Integer pixels 0..255 -> float32 in [0, 1]; finite floats pass through as float32; raises DataError.
+
+    Text, complex numbers, NaN and infinities are refused with a DataError naming `what` and `file`.
+    """
     if x.dtype == np.bool_:
         return x.astype(np.float32)
     if np.issubdtype(x.dtype, np.integer):
@@ -49,12 +53,39 @@ def pixels_to_float(x: np.ndarray, *, what: str, file: str | None = None) -> np.
             )
         return x.astype(np.float32) / np.float32(255)
     if np.issubdtype(x.dtype, np.floating):
-        return x.astype(np.float32)
-    raise DataError(f"{what} has dtype {x.dtype}; expected numbers (integer pixels or floats)", file=file)
+        converted = x.astype(np.float32)
+        _refuse_non_finite(converted, what=what, file=file)
+        return converted
+    raise DataError(f"{what} holds {_kind_of(x.dtype)}; expected numbers (integer pixels or floats)", file=file)
+
+
+def _refuse_non_finite(x: np.ndarray, *, what: str, file: str | None) -> None:
+    # Checked after the float32 conversion, so values beyond float32's range are caught as infinities.
+    bad_values = ~np.isfinite(x)
+    count = int(bad_values.sum())
+    if count:
+        first = int(np.flatnonzero(bad_values.reshape(len(x), -1).any(axis=1))[0]) if x.ndim else 0
+        raise DataError(
+            f"{what} holds {count} NaN or infinite value{'s' if count > 1 else ''} (first in sample {first}); "
+            "expected finite numbers",
+            file=file,
+        )
+
+
+def _kind_of(dtype: np.dtype) -> str:
+    """'text (dtype <U3)', 'complex numbers (dtype complex64)': what an array holds, for a refusal."""
+    if dtype.kind in "US":
+        return f"text (dtype {dtype})"
+    if dtype.kind == "c":
+        return f"complex numbers (dtype {dtype})"
+    return f"dtype {dtype}"
 
 
 def labels_to_int(y: np.ndarray, *, what: str, file: str | None = None) -> np.ndarray:
-    """Class labels (N,) or (N, 1) as int64; whole-valued floats are accepted; raises DataError."""
+    """Class labels (N,) or (N, 1) as int64; whole-valued floats are accepted; raises DataError.
+
+    Labels of limits.MAX_CLASSES or more are refused, so no later step sizes anything by a hostile label.
+    """
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -62,15 +93,20 @@ def labels_to_int(y: np.ndarray, *, what: str, file: str | None = None) -> np.nd
             f"{what} has shape {y.shape}; expected one integer class label per sample, shape (N,)",
             file=file,
         )
-    if y.dtype == np.bool_ or np.issubdtype(y.dtype, np.integer):
-        return y.astype(np.int64)
     if np.issubdtype(y.dtype, np.floating):
         whole = np.isfinite(y) & (y == np.round(y))
         if not whole.all():
             bad = int(np.flatnonzero(~whole)[0])
             raise DataError(
-                f"{what} must hold whole-number class labels; sample {bad} is {y[bad]!r}",
+                f"{what} must hold whole-number class labels; sample {bad} is {y[bad].item()!r}",
                 file=file,
             )
-        return y.astype(np.int64)
-    raise DataError(f"{what} has dtype {y.dtype}; expected integer class labels", file=file)
+    elif not (y.dtype == np.bool_ or np.issubdtype(y.dtype, np.integer)):
+        raise DataError(f"{what} holds {_kind_of(y.dtype)}; expected integer class labels", file=file)
+    if y.size and (y.max() >= MAX_CLASSES or y.min() <= -MAX_CLASSES):
+        extreme = y.max() if y.max() >= MAX_CLASSES else y.min()
+        raise DataError(
+            f"{what} holds class label {extreme}; expected labels 0 to {MAX_CLASSES - 1:,} (netlang's limit)",
+            file=file,
+        )
+    return y.astype(np.int64)

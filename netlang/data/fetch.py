@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO
 
+from netlang import limits
 from netlang.atomic import write_atomically
 from netlang.errors import DataError
 
@@ -134,10 +135,19 @@ def _download_verified(url: str, sha256: str, destination: Path, opener: Opener 
     # Looked up at call time (not bound as a default) so tests can replace it.
     opener = opener or _open_url
 
+    most = limits.max_data_bytes()
+
     def stream(output: IO[bytes]) -> None:
         digest = hashlib.sha256()
+        written = 0
         with opener(url) as response:
             while chunk := response.read(CHUNK_BYTES):
+                written += len(chunk)
+                if written > most:  # a server sending without end would otherwise fill the disk
+                    raise DataError(
+                        f"{url} sent more than {most:,} bytes, netlang's limit per data file; the download was "
+                        f"discarded ({limits.data_limit_hint()})"
+                    )
                 digest.update(chunk)
                 output.write(chunk)
         if digest.hexdigest() != sha256:

@@ -2,28 +2,31 @@
 
 from __future__ import annotations
 
-import zipfile
-import zlib
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from netlang import limits
+from netlang.data.check import is_one_channel_layout
 from netlang.data.dataset import pixels_to_float
-from netlang.data.npz import read_npz_arrays, starts_with
-from netlang.data.png import read_png
+from netlang.data.npy import read_npy, read_npz
+from netlang.data.png import decode_png, png_size, read_png_bytes
 from netlang.errors import DataError
 
 SUFFIXES = (".npy", ".npz", ".png")
-NPY_MAGIC = b"\x93NUMPY"
+NPZ_INPUT_KEY = "x"
 
 
 def read_inputs(paths: Sequence[str | Path], input_shape: Sequence[int] | None = None) -> np.ndarray:
     """One float32 batch (N, ...) from the given files, in order; raises DataError.
 
-    A PNG is one sample (1, H, W) in [0, 1]. An array file is a batch along its first axis, or one sample
-    when its shape equals `input_shape`. From an .npz the array 'x' is used, else its first array.
-    Integer arrays are read as 0..255 pixels and scaled by 1/255. Every sample must have the same shape.
+    A PNG is one sample (1, H, W) in [0, 1]; with `input_shape` given, a PNG of another size is refused before
+    it is decoded. An array file is a batch along its first axis, or one sample when its shape equals
+    `input_shape` (or, for a one-channel input (1, H, W), equals (H, W)). From an .npz the array 'x' is used,
+    else its first array. Integer arrays are read as 0..255 pixels and scaled by 1/255; NaN, infinities,
+    complex numbers and text are refused. Every file must hold at least one sample, all of the same shape.
     """
     if not paths:
         raise DataError("no input files given; expected .npy, .npz or .png files")
@@ -38,40 +41,68 @@ def read_inputs(paths: Sequence[str | Path], input_shape: Sequence[int] | None =
 
 def _read_one(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarray:
     suffix = path.suffix.lower()
+    file = str(path)
     if suffix == ".png":
-        return read_png(path)[np.newaxis, np.newaxis]
+        return _read_png_input(path, input_shape)
     if suffix == ".npy":
-        array = _read_npy(path)
+        array, what = read_npy(path), "the array"
     elif suffix == ".npz":
-        arrays = read_npz_arrays(path)
-        if not arrays:
-            raise DataError("holds no arrays; expected an array named 'x'", file=str(path))
-        array = arrays["x"] if "x" in arrays else next(iter(arrays.values()))
+        array, what = _first_npz_array(path)
     else:
-        raise DataError(
-            f"has an unknown input type '{path.suffix}'; expected one of {', '.join(SUFFIXES)}",
-            file=str(path),
-        )
-    batch = pixels_to_float(array, what="the array", file=str(path))
-    if input_shape is not None and batch.shape == input_shape:
-        return batch[np.newaxis]
+        raise DataError(f"has an unknown input type '{path.suffix}'; expected one of {', '.join(SUFFIXES)}", file=file)
+    batch = pixels_to_float(array, what=what, file=file)
+    if input_shape is not None and _is_one_sample(batch.shape, input_shape):
+        return batch.reshape((1, *input_shape))
     if batch.ndim == 0:
-        raise DataError("holds a single number; expected an array of input samples", file=str(path))
+        raise DataError("holds a single number; expected an array of input samples", file=file)
+    if len(batch) == 0:
+        raise DataError(f"holds no samples ({what} has shape {batch.shape}); expected at least one", file=file)
+    if input_shape is not None and is_one_channel_layout(batch.shape[1:], input_shape):
+        return batch.reshape((len(batch), *input_shape))  # Keras' (N, H, W), so it joins (N, 1, H, W) batches
     return batch
 
 
-def _read_npy(path: Path) -> np.ndarray:
-    try:
-        if not starts_with(path, NPY_MAGIC):
-            raise DataError("is not a NumPy .npy array (it does not start with \\x93NUMPY)", file=str(path))
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError("no such file; expected a NumPy .npy array", file=str(path)) from None
-    except ValueError as error:
-        if "pickle" in str(error):
-            message = "holds Python objects, which netlang never unpickles; save a plain numeric array"
-        else:
-            message = f"is not a readable NumPy .npy array ({error})"
-        raise DataError(message, file=str(path)) from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise DataError(f"is not a readable NumPy .npy array ({error})", file=str(path)) from None
+def _first_npz_array(path: Path) -> tuple[np.ndarray, str]:
+    """The array 'x' of the .npz at `path`, else its first array, with words naming it in a DataError."""
+    arrays, names = read_npz(path, wanted=(NPZ_INPUT_KEY,))
+    if not names:
+        raise DataError(f"holds no arrays; expected an array named '{NPZ_INPUT_KEY}'", file=str(path))
+    name = NPZ_INPUT_KEY if NPZ_INPUT_KEY in arrays else names[0]
+    if name not in arrays:
+        arrays, _ = read_npz(path, wanted=(name,))
+    return arrays[name], f"array '{name}'"
+
+
+def _is_one_sample(shape: tuple[int, ...], input_shape: tuple[int, ...]) -> bool:
+    """Whether an array of `shape` is one input sample: the input's shape, or (H, W) for an input (1, H, W)."""
+    return shape == input_shape or (len(input_shape) == 3 and input_shape[0] == 1 and shape == input_shape[1:])
+
+
+def _read_png_input(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarray:
+    """A PNG as a batch of one (1, 1, H, W), its size checked against the network's input before decoding."""
+    data = read_png_bytes(path)
+    width, height = png_size(data, file=str(path))
+    if input_shape is not None and not _png_fits(width, height, input_shape):
+        raise DataError(
+            f"is a {width}x{height} PNG image (width x height); the network's input expects "
+            f"{input_shape}, {_image_wanted(input_shape)}",
+            file=str(path),
+        )
+    # An image as large as the network's own input is decoded even past the general pixel limit.
+    most = max(limits.MAX_IMAGE_PIXELS, math.prod(input_shape) if input_shape is not None else 0)
+    return decode_png(data, file=str(path), max_pixels=most)[np.newaxis, np.newaxis]
+
+
+def _png_fits(width: int, height: int, input_shape: tuple[int, ...]) -> bool:
+    # A grayscale image is (1, H, W); match_input_shape also flattens it for a vector input of that size.
+    if len(input_shape) == 1:
+        return width * height == input_shape[0]
+    return input_shape == (1, height, width)
+
+
+def _image_wanted(input_shape: tuple[int, ...]) -> str:
+    if len(input_shape) == 3 and input_shape[0] == 1:
+        return f"a {input_shape[2]}x{input_shape[1]} grayscale image"
+    if len(input_shape) == 1:
+        return f"an image of {input_shape[0]} pixels"
+    return f"which no grayscale image fits ({math.prod(input_shape)} values)"

@@ -13,7 +13,7 @@ import numpy as np
 
 from netlang.data.dataset import Dataset
 from netlang.data.fetch import Opener, RemoteDataset, RemoteFile, locate
-from netlang.data.idx import read_idx
+from netlang.data.idx import HeaderCheck, read_idx
 from netlang.errors import DataError
 
 IMAGE_SIDE = 28
@@ -99,19 +99,8 @@ def load_idx_dataset(
 
 
 def _images_and_labels(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
-    images = read_idx(images_path)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-        raise DataError(
-            f"holds a {images.dtype.name} array of shape {images.shape}; expected uint8 images "
-            f"of shape (N, {IMAGE_SIDE}, {IMAGE_SIDE})",
-            file=str(images_path),
-        )
-    labels = read_idx(labels_path)
-    if labels.dtype != np.uint8 or labels.ndim != 1:
-        raise DataError(
-            f"holds a {labels.dtype.name} array of shape {labels.shape}; expected uint8 labels of shape (N,)",
-            file=str(labels_path),
-        )
+    images = read_idx(images_path, check_header=_expect_images(images_path))
+    labels = read_idx(labels_path, check_header=_expect_labels(labels_path))
     if len(labels) != len(images):
         raise DataError(
             f"has {len(labels)} labels but {images_path} has {len(images)} images; "
@@ -124,3 +113,32 @@ def _images_and_labels(images_path, labels_path) -> tuple[np.ndarray, np.ndarray
         )
     x = images.reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE).astype(np.float32) / np.float32(255)
     return x, labels.astype(np.int64)
+
+
+def _expect_images(path) -> HeaderCheck:
+    """The check, made before any pixel is read, that an IDX file declares at least one 28x28 uint8 image."""
+
+    def check(dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        if dtype != np.uint8 or len(shape) != 3 or shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+            raise DataError(
+                f"holds a {dtype.name} array of shape {shape}; expected uint8 images "
+                f"of shape (N, {IMAGE_SIDE}, {IMAGE_SIDE})",
+                file=str(path),
+            )
+        if shape[0] == 0:
+            raise DataError(f"holds no images (shape {shape}); expected at least one", file=str(path))
+
+    return check
+
+
+def _expect_labels(path) -> HeaderCheck:
+    """The check, made before any label is read, that an IDX file declares uint8 labels (N,)."""
+
+    def check(dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        if dtype != np.uint8 or len(shape) != 1:
+            raise DataError(
+                f"holds a {dtype.name} array of shape {shape}; expected uint8 labels of shape (N,)",
+                file=str(path),
+            )
+
+    return check

@@ -1,53 +1,29 @@
-"""The `npz:PATH` data source: a user's own arrays x_train, y_train, x_test, y_test in one .npz file."""
+"""The `npz:PATH` data source: a user's own arrays x_train, y_train, x_test, y_test in one .npz file.
+
+Images may be stored as (N, C, H, W), as flat rows, or in Keras' (N, H, W) layout for a one-channel input
+(check.match_input_shape fits them to the network). Integer images are 0..255 pixels; labels are class
+indices; an optional 1-D `classes` array names the classes.
+"""
 
 from __future__ import annotations
-
-import zipfile
-import zlib
-from pathlib import Path
 
 import numpy as np
 
 from netlang.data.dataset import Dataset, labels_to_int, pixels_to_float
+from netlang.data.npy import read_npz
 from netlang.errors import DataError
+from netlang.limits import MAX_CLASSES
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
-ZIP_MAGIC = b"PK\x03\x04"
-
-
-def read_npz_arrays(path: str | Path) -> dict[str, np.ndarray]:
-    """Every array of an .npz file, by name, never unpickling; raises DataError for a missing or bad file."""
-    file = str(path)
-    try:
-        # np.load tries to unpickle anything that is neither .npy nor zip: name the real problem first.
-        if not starts_with(path, ZIP_MAGIC):
-            raise DataError("is not a NumPy .npz archive (it does not start with a zip header)", file=file)
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise DataError("no such file; expected a NumPy .npz archive", file=file) from None
-    except ValueError as error:
-        if "pickle" in str(error):
-            message = "holds Python objects, which netlang never unpickles; save plain numeric arrays"
-        else:
-            message = f"is not a readable NumPy .npz archive ({error})"
-        raise DataError(message, file=file) from None
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
-        raise DataError(f"is not a readable NumPy .npz archive ({error})", file=file) from None
-
-
-def starts_with(path: str | Path, magic: bytes) -> bool:
-    """Whether the file at `path` begins with the bytes `magic`; raises OSError if it cannot be read."""
-    with open(path, "rb") as stream:
-        return stream.read(len(magic)) == magic
+CLASSES_KEY = "classes"
 
 
 def load_npz_dataset(path: str) -> Dataset:
     """The data set stored in the .npz at `path`; integer images are scaled by 1/255; raises DataError."""
-    arrays = read_npz_arrays(path)
+    arrays, names = read_npz(path, wanted=(*REQUIRED_KEYS, CLASSES_KEY))
     missing = [key for key in REQUIRED_KEYS if key not in arrays]
     if missing:
-        found = ", ".join(sorted(arrays)) or "no arrays"
+        found = ", ".join(sorted(names)) or "no arrays"
         raise DataError(
             f"missing {', '.join(missing)}; expected arrays {', '.join(REQUIRED_KEYS)} (found: {found})",
             file=path,
@@ -63,6 +39,11 @@ def load_npz_dataset(path: str) -> Dataset:
                 f"per sample (x_{split} shaped (N, ...))",
                 file=path,
             )
+        if len(x) == 0:
+            kind = "training" if split == "train" else "test"
+            raise DataError(
+                f"x_{split} holds no samples (shape {x.shape}); expected at least one {kind} sample", file=path
+            )
     if x_train.shape[1:] != x_test.shape[1:]:
         raise DataError(
             f"x_train samples have shape {x_train.shape[1:]} but x_test samples {x_test.shape[1:]}; "
@@ -75,13 +56,20 @@ def load_npz_dataset(path: str) -> Dataset:
         y_train=y_train,
         x_test=x_test,
         y_test=y_test,
-        classes=_class_names(arrays, y_train, y_test),
+        classes=_class_names(arrays.get(CLASSES_KEY), y_train, y_test, file=path),
     )
 
 
-def _class_names(arrays: dict[str, np.ndarray], y_train: np.ndarray, y_test: np.ndarray) -> list[str]:
-    """The optional `classes` array of names, else the label numbers as strings."""
-    if "classes" in arrays and arrays["classes"].ndim == 1:
-        return [str(name) for name in arrays["classes"]]
-    highest = max((int(y.max()) for y in (y_train, y_test) if y.size), default=0)
+def _class_names(classes: np.ndarray | None, y_train: np.ndarray, y_test: np.ndarray, *, file: str) -> list[str]:
+    """The optional 1-D `classes` array as names, else the label numbers as strings."""
+    if classes is not None and classes.ndim == 1:
+        if len(classes) > MAX_CLASSES:
+            raise DataError(f"classes holds {len(classes):,} names; expected at most {MAX_CLASSES:,}", file=file)
+        return [_name(name) for name in classes.tolist()]
+    # labels_to_int bounds the labels by limits.MAX_CLASSES, so this list is bounded too.
+    highest = max(int(y.max()) for y in (y_train, y_test))
     return [str(label) for label in range(highest + 1)]
+
+
+def _name(value: object) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)

@@ -4,6 +4,11 @@ Supported: non-interlaced grayscale, RGB, palette, grayscale+alpha and RGBA imag
 1-, 2- or 4-bit grayscale and palette images. Colour becomes gray by the ITU-R BT.601 luma weights
 (as Pillow's "L" mode does); transparency is composited onto black, so a transparent background reads
 as 0 like MNIST's. Anything else is a DataError that says what the file is and what is supported.
+
+Sizes are checked before work: the file's bytes against MAX_PNG_FILE_BYTES while reading it, the chunk
+count against MAX_PNG_CHUNKS, and the declared width x height against MAX_IMAGE_PIXELS before anything is
+inflated (and inflation stops at the bytes the header implies). `png_size` reads only the header, so a
+caller can refuse an image of the wrong size without decoding it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from netlang import limits
 from netlang.errors import DataError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -32,21 +38,52 @@ CRITICAL_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
 
 def read_png(path: str | Path) -> np.ndarray:
     """The PNG at `path` as an (H, W) float32 grayscale image in [0, 1]; raises DataError."""
+    return decode_png(read_png_bytes(path), file=str(path))
+
+
+def read_png_bytes(path: str | Path) -> bytes:
+    """The bytes of the file at `path`, refused if larger than the PNG or data limit; raises DataError."""
+    most = min(limits.MAX_PNG_FILE_BYTES, limits.max_data_bytes())
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            data = stream.read(most + 1)  # bounded even for a device or pipe, whose size is not known
     except OSError as error:
         raise DataError(f"cannot read the file ({error.strerror or error})", file=str(path)) from None
-    return decode_png(data, file=str(path))
+    if len(data) > most:
+        raise DataError(
+            f"is larger than {most:,} bytes, netlang's limit for a PNG file",
+            file=str(path),
+        )
+    return data
 
 
-def decode_png(data: bytes, *, file: str = "<png>") -> np.ndarray:
-    """The PNG bytes `data` as an (H, W) float32 grayscale image in [0, 1]; `file` names it in errors."""
+def png_size(data: bytes, *, file: str = "<png>") -> tuple[int, int]:
+    """(width, height) from the PNG bytes' header alone, without decoding; raises DataError."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise DataError("is not a PNG file (its first 8 bytes are not the PNG signature)", file=file)
+    first = _read_chunks(data, file, stop_after_first=True)
+    if not first or first[0][0] != b"IHDR":
+        raise DataError("is a damaged PNG: it does not start with an IHDR chunk", file=file)
+    width, height, _, _ = _parse_header(first[0][1], file)
+    return width, height
+
+
+def decode_png(data: bytes, *, file: str = "<png>", max_pixels: int = limits.MAX_IMAGE_PIXELS) -> np.ndarray:
+    """The PNG bytes `data` as an (H, W) float32 grayscale image in [0, 1]; `file` names it in errors.
+
+    An image of more than `max_pixels` pixels is refused before its data is inflated.
+    """
     if not data.startswith(PNG_SIGNATURE):
         raise DataError("is not a PNG file (its first 8 bytes are not the PNG signature)", file=file)
     chunks = _read_chunks(data, file)
     if not chunks or chunks[0][0] != b"IHDR":
         raise DataError("is a damaged PNG: it does not start with an IHDR chunk", file=file)
     width, height, depth, color_type = _parse_header(chunks[0][1], file)
+    if width * height > max_pixels:
+        raise DataError(
+            f"is a {width}x{height} PNG image ({width * height:,} pixels); expected at most {max_pixels:,} pixels",
+            file=file,
+        )
     name, channels, _ = COLOR_TYPES[color_type]
     compressed = b"".join(body for kind, body in chunks if kind == b"IDAT")
     row_bytes = (width * channels * depth + 7) // 8
@@ -68,11 +105,13 @@ def decode_png(data: bytes, *, file: str = "<png>") -> np.ndarray:
     return gray.astype(np.float32)
 
 
-def _read_chunks(data: bytes, file: str) -> list[tuple[bytes, bytes]]:
-    """(type, body) of each chunk up to IEND, with lengths and CRCs checked."""
+def _read_chunks(data: bytes, file: str, *, stop_after_first: bool = False) -> list[tuple[bytes, bytes]]:
+    """(type, body) of each chunk up to IEND (or of the first only), with lengths and CRCs checked."""
     chunks = []
     offset = len(PNG_SIGNATURE)
     while offset < len(data):
+        if len(chunks) >= limits.MAX_PNG_CHUNKS:
+            raise DataError(f"has more than {limits.MAX_PNG_CHUNKS:,} PNG chunks; expected fewer", file=file)
         if offset + 12 > len(data):
             raise DataError(f"is a truncated PNG: a chunk header at byte {offset} is cut off", file=file)
         length, kind = struct.unpack(">I4s", data[offset : offset + 8])
@@ -88,7 +127,7 @@ def _read_chunks(data: bytes, file: str) -> list[tuple[bytes, bytes]]:
         if kind[:1].isupper() and kind not in CRITICAL_CHUNKS:
             raise DataError(f"has an unknown critical PNG chunk {kind.decode('latin-1')}", file=file)
         chunks.append((kind, body))
-        if kind == b"IEND":
+        if kind == b"IEND" or stop_after_first:
             return chunks
         offset = end + 4
     raise DataError("is a truncated PNG: no IEND chunk", file=file)

@@ -40,9 +40,9 @@ def test_other_shapes_are_refused_with_both_shapes_and_the_source():
         "the network's input expects (1, 28, 28)"
     )
     with pytest.raises(DataError) as caught:
-        match_input_shape(np.zeros((1, 28, 28)), (1, 28, 28), source="seven.npy")
+        match_input_shape(np.zeros((1, 14, 56)), (1, 28, 28), source="seven.npy")
     assert str(caught.value) == (
-        "seven.npy: inputs have shape (28, 28) per sample; the network's input expects (1, 28, 28) "
+        "seven.npy: inputs have shape (14, 56) per sample; the network's input expects (1, 28, 28) "
         "(flat rows or a flat input of the same size would be reshaped)"
     )
 

@@ -164,7 +164,8 @@ def test_npz_refuses_mismatched_and_bad_arrays(tmp_path):
 def test_npz_never_unpickles(tmp_path):
     path = tmp_path / "objects.npz"
     np.savez(path, x_train=np.array([{"a": 1}], dtype=object))
-    with pytest.raises(DataError, match=f"{path}: holds Python objects, which netlang never unpickles"):
+    expected = f"{path}: member 'x_train' holds Python objects, which netlang never unpickles"
+    with pytest.raises(DataError, match=expected):
         load_dataset(f"npz:{path}")
 
 
