@@ -196,7 +196,7 @@ def check_state(state: dict[str, Any], where: str) -> None:
     config = state["config"]
     if not isinstance(config, dict):
         raise DataError(f"{where}: member 'state/config' should be a JSON object")
-    problem = _config_problem(config)
+    problem = config_problem(config)
     if problem:
         raise DataError(f"{where}: member 'state/config': {problem}")
     for entry in ("shuffle_rng", "model_rng"):
@@ -220,7 +220,8 @@ def check_state(state: dict[str, Any], where: str) -> None:
         raise DataError(f"{where}: member 'state/schedule_epochs' is {horizon!r}, not a whole number >= 1")
 
 
-def _config_problem(config: dict[str, Any]) -> str | None:
+def config_problem(config: dict[str, Any]) -> str | None:
+    """The first problem of a saved training config (missing, unknown, mistyped or non-finite field), or None."""
     from netlang.schema import validate_train
     from netlang.trainfields import field_schemas
 

@@ -152,22 +152,29 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------------
 
     def fit(self) -> dict[str, Any]:
-        """Train up to config["epochs"] epochs (or an early stop), test, and return result.json's contents."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.out_dir / "model.ir.json", self.ir)
-        if self.saved is None:
-            self._save_checkpoint()
-        epochs = self.config["epochs"]
-        # A diverging run ends with a clear TrainingError from the loss check below, not NumPy's warnings.
-        with _deferred_interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            try:
-                while self.position.epoch < epochs and not self.early.should_stop:
-                    self._train_epoch(interrupt)
-                    if interrupt.requested and self.position.epoch < epochs:
-                        raise self._interrupted()
-            except KeyboardInterrupt:
-                raise self._interrupted() from None
-        return self._finish()
+        """Train up to config["epochs"] epochs (or an early stop), test, and return result.json's contents.
+
+        A write that fails (a full disk, a directory made read-only) is a TrainingError; every file is
+        written atomically, so the run directory keeps its last complete checkpoint.
+        """
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_json(self.out_dir / "model.ir.json", self.ir)
+            if self.saved is None:
+                self._save_checkpoint()
+            epochs = self.config["epochs"]
+            # A diverging run ends with a clear TrainingError from the loss check below, not NumPy's warnings.
+            with _deferred_interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                try:
+                    while self.position.epoch < epochs and not self.early.should_stop:
+                        self._train_epoch(interrupt)
+                        if interrupt.requested and self.position.epoch < epochs:
+                            raise self._interrupted()
+                except KeyboardInterrupt:
+                    raise self._interrupted() from None
+            return self._finish()
+        except OSError as err:
+            raise self._write_failed(err) from None
 
     def _train_epoch(self, interrupt: _Interrupt) -> None:
         """Train one epoch (or the rest of one), validate, and save the run directory."""
@@ -275,6 +282,16 @@ class Trainer:
 
     def _describe_saved(self) -> str:
         return _describe(*self.saved) if self.saved else "nothing"
+
+    def _write_failed(self, err: OSError) -> TrainingError:
+        where = err.filename or self.out_dir
+        message = (
+            f"cannot write {where}: {err.strerror or err}; {self.out_dir / 'checkpoint.npz'} holds "
+            f"{self._describe_saved()}"
+        )
+        if self.resume_command and self.saved:
+            message += f"\nonce there is room, resume with:\n  {self.resume_command}"
+        return TrainingError(message)
 
     def _interrupted(self) -> TrainingInterrupted:
         message = f"interrupted; {self.out_dir / 'checkpoint.npz'} holds {self._describe_saved()}"
