@@ -49,13 +49,16 @@ def run(args: argparse.Namespace) -> int:
     from netlang.commands.train import overrides_of
     from netlang.experiments.activations import parse_inits, pictured_layers, study
     from netlang.experiments.specfile import default_out_dir, read_spec, spec_label
+    from netlang.train.session import check_data_flag
     from netlang.trainfields import resolve_training
 
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, received {args.batch}")
     inits = parse_inits(args.init)
+    overrides = overrides_of(argparse.Namespace(settings=args.settings))
+    check_data_flag(overrides.get("data"), "--set data")
     ir, _ = read_spec(args.spec)
-    config = resolve_training(ir, overrides_of(argparse.Namespace(settings=args.settings)))
+    config = resolve_training(ir, overrides)
     x, source = _batch(ir, config, args.input, args.batch)
     result = study(ir, config, x, inits)
     result["input"] = source

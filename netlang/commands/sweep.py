@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
     for option, value in (("--train-subset", args.train_subset), ("--val-subset", args.val_subset)):
         if value < 0:
             raise UsageError(f"{option} must be 0 (all) or more, received {value}")
+    from netlang.train.session import check_data_flag
+
+    check_data_flag(fixed.get("data"), "--set data")
     ir, _ = read_spec(args.spec)
     base = resolve_training(ir, fixed)
     split, dataset = experiment_split(ir, base, args.train_subset or None, args.val_subset or None)

@@ -173,6 +173,8 @@ class Trainer:
                 except KeyboardInterrupt:
                     raise self._interrupted() from None
             return self._finish()
+        except BrokenPipeError:
+            raise  # the reader of the progress output went away: not a problem of the run directory
         except OSError as err:
             raise self._write_failed(err) from None
 

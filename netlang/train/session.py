@@ -208,7 +208,7 @@ def check_data_flag(name: str | None, flag: str = "--data") -> None:
     if name not in SOURCES:
         known = ", ".join([*SOURCES, "npz:PATH"])
         hint = did_you_mean(name.lower(), SOURCES)
-        raise UsageError(f"{flag}: unknown data set '{name}'{hint}; expected one of: {known}")
+        raise UsageError(f"{flag}: unknown data set '{name}'; expected one of: {known}{hint}")
 
 
 class Trained(NamedTuple):
