@@ -119,12 +119,24 @@ class RunLock:
             os.write(fd, f"pid={os.getpid()} host={socket.gethostname()} started={stamp}\n".encode())
         except OSError:
             pass  # a full disk: the lock itself holds; only the description of its holder is missing
+        _remove_stale_temporaries(self.path)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing the file releases the flock
             self.fd = None
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of atomic writes a killed process left behind (see netlang.atomic): nobody else owns
+    them while we hold the lock."""
+    for name in RUN_FILES:
+        for temporary in path.glob(f".{name}.*.tmp"):
+            try:
+                temporary.unlink()
+            except OSError:
+                pass  # left for later: it is never read
 
 
 def remove_run_files(path: Path) -> None:
