@@ -18,8 +18,9 @@ from netlang.errors import UsageError
 from netlang.train.checkpoint import load_checkpoint
 from netlang.train.loop import Split
 
-# Changing these on resume would silently train on other data or another shuffle: refused.
-FIXED_ON_RESUME = ("data", "val_split", "seed")
+# Changing these on resume would silently train on other data or another shuffle, or (optimizer) leave the
+# checkpoint's optimizer state without an owner: refused.
+FIXED_ON_RESUME = ("data", "val_split", "seed", "optimizer")
 # Ops whose backward pass refuses (no useful gradient): a network with one cannot be trained.
 NO_GRADIENT_OPS = ("step",)
 

@@ -180,3 +180,23 @@ def test_damaged_weights_are_refused_by_eval_and_predict(capsys, run, tmp_path, 
     assert main(argv) == 1
     out, err = capsys.readouterr()
     assert out == "" and err.startswith(str(weights)) and expected in err, err
+
+
+def test_a_member_that_appears_twice_is_refused(capsys, run):
+    import warnings
+    import zipfile
+
+    weights = run / "weights.npz"
+    with zipfile.ZipFile(weights) as archive:
+        first = archive.read("affine1.W.npy")
+    with warnings.catch_warnings(), zipfile.ZipFile(weights, "a") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name: that is the point
+        archive.writestr("affine1.W.npy", first)
+    assert main(["eval", str(XOR), "--weights", str(weights)]) == 1
+    assert "member 'affine1.W' appears twice" in capsys.readouterr().err
+
+
+def test_the_optimizer_cannot_change_on_resume(capsys, run):
+    code = main(["train", str(XOR), "--resume", str(run), "--epochs", "4", "--optimizer", "sgd"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "cannot change 'optimizer' when resuming" in err and out == ""
