@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tokenize
 import zipfile
 import zlib
 from typing import IO, Any, NamedTuple
@@ -24,9 +25,9 @@ IR_KEY = "__ir__"
 MAX_MEMBERS = 100_000  # far more than any network's tensors; bounds the work of reading a hostile archive
 MAX_HEADER_BYTES = 10_000  # numpy's own default limit for an .npy header
 
-# Anything that reading a damaged zip member or .npy header raises.
+# Anything that reading a damaged zip member or .npy header raises (numpy tokenizes the header's Python dict).
 READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, TypeError,
-               SyntaxError, NotImplementedError, OverflowError, MemoryError)
+               SyntaxError, tokenize.TokenError, RecursionError, NotImplementedError, OverflowError, MemoryError)
 
 
 class Member(NamedTuple):

@@ -164,7 +164,12 @@ def run(args: argparse.Namespace) -> int:
         if args.overwrite:
             remove_run_files(run_dir)
         progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint, trainer))
-        result = trainer.fit()
+        try:
+            result = trainer.fit()
+        except BrokenPipeError:
+            raise  # the reader of the progress output went away: not a problem of the run directory
+        except OSError as err:
+            raise trainer.write_failed(err) from None
     progress.message(_summary(result, run_dir))
     return 0
 

@@ -152,31 +152,22 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------------------
 
     def fit(self) -> dict[str, Any]:
-        """Train up to config["epochs"] epochs (or an early stop), test, and return result.json's contents.
-
-        A write that fails (a full disk, a directory made read-only) is a TrainingError; every file is
-        written atomically, so the run directory keeps its last complete checkpoint.
-        """
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            write_json(self.out_dir / "model.ir.json", self.ir)
-            if self.saved is None:
-                self._save_checkpoint()
-            epochs = self.config["epochs"]
-            # A diverging run ends with a clear TrainingError from the loss check below, not NumPy's warnings.
-            with _deferred_interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                try:
-                    while self.position.epoch < epochs and not self.early.should_stop:
-                        self._train_epoch(interrupt)
-                        if interrupt.requested and self.position.epoch < epochs:
-                            raise self._interrupted()
-                except KeyboardInterrupt:
-                    raise self._interrupted() from None
-            return self._finish()
-        except BrokenPipeError:
-            raise  # the reader of the progress output went away: not a problem of the run directory
-        except OSError as err:
-            raise self._write_failed(err) from None
+        """Train up to config["epochs"] epochs (or an early stop), test, and return result.json's contents."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.out_dir / "model.ir.json", self.ir)
+        if self.saved is None:
+            self._save_checkpoint()
+        epochs = self.config["epochs"]
+        # A diverging run ends with a clear TrainingError from the loss check below, not NumPy's warnings.
+        with _deferred_interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            try:
+                while self.position.epoch < epochs and not self.early.should_stop:
+                    self._train_epoch(interrupt)
+                    if interrupt.requested and self.position.epoch < epochs:
+                        raise self._interrupted()
+            except KeyboardInterrupt:
+                raise self._interrupted() from None
+        return self._finish()
 
     def _train_epoch(self, interrupt: _Interrupt) -> None:
         """Train one epoch (or the rest of one), validate, and save the run directory."""
@@ -285,7 +276,11 @@ class Trainer:
     def _describe_saved(self) -> str:
         return _describe(*self.saved) if self.saved else "nothing"
 
-    def _write_failed(self, err: OSError) -> TrainingError:
+    def write_failed(self, err: OSError) -> TrainingError:
+        """The error for a write fit() could not make (a full disk): what the checkpoint holds, how to resume.
+
+        Every file is written atomically, so the run directory keeps its last complete checkpoint.
+        """
         where = err.filename or self.out_dir
         message = (
             f"cannot write {where}: {err.strerror or err}; {self.out_dir / 'checkpoint.npz'} holds "
