@@ -84,7 +84,8 @@ def check_config(config: dict[str, Any]) -> None:
 def default_run_dir(spec: str, now: float | None = None) -> Path:
     """runs/<spec stem>-<YYYYmmdd-HHMMSS>, with -2, -3... appended if that directory exists."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    base = Path("runs") / f"{Path(spec).stem}-{stamp}"
+    name = "stdin" if spec == "-" else Path(spec).stem
+    base = Path("runs") / f"{name}-{stamp}"
     candidate, number = base, 1
     while candidate.exists():
         number += 1

@@ -160,7 +160,7 @@ def assert_clean_outcome(argv: list[str]) -> None:
 
 
 # NETLANG_FUZZ_EXAMPLES=2000 runs a longer fuzzing session; the default keeps the test suite fast.
-EXAMPLES = int(os.environ.get("NETLANG_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("NETLANG_FUZZ_EXAMPLES", "40"))
 
 
 @settings(max_examples=EXAMPLES, deadline=5000,
