@@ -164,7 +164,7 @@ WEIGHTS_DAMAGE = {
     "an unknown tensor": (lambda a: a.__setitem__("conv9.W", np.zeros(1, np.float32)), "unexpected tensor"),
     "an IR that is not JSON": (lambda a: a.__setitem__("__ir__", np.array("{")), "'__ir__' is not valid JSON"),
     "finite weights too large to compute with": (
-        lambda a: [a[name].__setitem__(Ellipsis, 3e38) for name in ("affine1.W", "affine2.W")], "too large"
+        lambda a: [a[name].__setitem__(Ellipsis, 3e38) for name in sorted(a) if name != "__ir__"], "too large"
     ),
 }
 
