@@ -24,6 +24,7 @@ from netlang.errors import DataError
 IR_KEY = "__ir__"
 MAX_MEMBERS = 100_000  # far more than any network's tensors; bounds the work of reading a hostile archive
 MAX_HEADER_BYTES = 10_000  # numpy's own default limit for an .npy header
+MAX_TEXT_BYTES = 256 * 2**20  # a JSON member (IR, config, state): the IR of a very large network is ~50 MB
 
 # Anything that reading a damaged zip member or .npy header raises (numpy tokenizes the header's Python dict).
 READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, TypeError,
@@ -171,6 +172,9 @@ def read_text_member(archive: NpzMembers, name: str) -> str:
             f"{archive.path}: member '{name}' should be text (a 0-d unicode array), "
             f"found dtype {member.dtype} and shape {list(member.shape)}"
         )
+    if member.dtype.itemsize > MAX_TEXT_BYTES:
+        raise DataError(f"{archive.path}: member '{name}' claims {member.dtype.itemsize} bytes of text, "
+                        f"more than the {MAX_TEXT_BYTES} netlang reads")
     try:
         return str(archive.read(name)[()])
     except UnicodeError as err:
