@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.commands.train import overrides_of
     from netlang.experiments.activations import parse_inits, pictured_layers, study
     from netlang.experiments.specfile import default_out_dir, read_spec, spec_label
+    from netlang.train.rundir import refuse_symlinks
     from netlang.train.session import check_data_flag
     from netlang.trainfields import resolve_training
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(init["layers"]))
         print()
     out_dir = Path(args.out) if args.out else default_out_dir("activations", args.spec)
+    refuse_symlinks(out_dir, ("activations.json", "activations.png"))
     write_atomically(out_dir / "activations.json", json.dumps(result) + "\n")
     print(f"statistics and histograms in {out_dir / 'activations.json'}")
     if not args.no_plot:
