@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang.train.checkpoint import load_checkpoint
     from netlang.train.loop import Trainer
     from netlang.train.progress import Progress
-    from netlang.train.rundir import RunLock, check_run_dir, remove_run_files
+    from netlang.train.rundir import RunBusy, RunLock, check_run_dir, refuse_existing_run, remove_run_files
     from netlang.train.session import (
         build_model,
         check_config,
@@ -138,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--resume {args.resume}: no checkpoint at '{saved_at}'")
         run_dir = saved_at.parent
         check_run_dir(run_dir, resume=True)
+        saved_stat = saved_at.stat()
         checkpoint = load_checkpoint(saved_at, ir)
         config = resumed_config(
             checkpoint.state["config"], overridden, overrides, mid_epoch=checkpoint.step > 0
@@ -161,8 +162,13 @@ def run(args: argparse.Namespace) -> int:
         trainer.restore(checkpoint)
 
     with RunLock(run_dir):
+        # Another process may have used the run between the checks above and the lock.
+        if checkpoint is not None and _changed(saved_at, saved_stat):
+            raise RunBusy(f"{saved_at} changed while this run started (another process?); run the command again")
         if args.overwrite:
             remove_run_files(run_dir)
+        elif checkpoint is None:
+            refuse_existing_run(run_dir)
         progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint, trainer))
         try:
             result = trainer.fit()
@@ -172,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
             raise trainer.write_failed(err) from None
     progress.message(_summary(result, run_dir))
     return 0
+
+
+def _changed(path: Path, before: Any) -> bool:
+    now = path.stat()
+    return (now.st_mtime_ns, now.st_size, now.st_ino) != (before.st_mtime_ns, before.st_size, before.st_ino)
 
 
 def _check_position(checkpoint: Any, split: Any, config: dict[str, Any], where: Any) -> None:

@@ -1,7 +1,8 @@
 """The run directory's safety: never overwritten without being asked, never written by two processes at once.
 
-    check_run_dir(path, overwrite)   before anything is written: a file, an earlier run, a busy run -> UsageError
+    check_run_dir(path, overwrite)   before anything is written: a file, an earlier run, a busy run -> refused
     with RunLock(path): ...          creates the directory and holds RUN/.lock (fcntl.flock) while training
+    refuse_existing_run(path)        again under the lock: another process may have finished a run meanwhile
 
 The lock is an advisory lock on an open file, so the operating system drops it when its process ends, even
 by kill -9: a run stopped that way is never left locked. The lock file names its holder (pid, host, start
@@ -43,7 +44,13 @@ def check_run_dir(path: Path, overwrite: bool = False, resume: bool = False) -> 
     holder = lock_holder(path)
     if holder is not None:
         raise RunBusy(f"{path} is in use by another netlang process ({holder}); wait for it or stop it")
-    if resume or overwrite:
+    if not (resume or overwrite):
+        refuse_existing_run(path)
+
+
+def refuse_existing_run(path: Path) -> None:
+    """UsageError when `path` holds a run's files or anything else (a stale lock file aside)."""
+    if not path.is_dir():
         return
     found = [name for name in RUN_FILES if (path / name).exists()]
     if found:
@@ -51,7 +58,7 @@ def check_run_dir(path: Path, overwrite: bool = False, resume: bool = False) -> 
             f"{path} already holds a run ({found[0]}); continue it with --resume {path}, "
             f"replace it with --overwrite, or choose another --out"
         )
-    others = [entry.name for entry in path.iterdir() if entry.name != LOCK_NAME]
+    others = [entry.name for entry in path.iterdir() if entry.name != LOCK_NAME and not entry.name.endswith(".tmp")]
     if others:
         raise UsageError(
             f"{path} is not empty (it holds '{others[0]}'); choose a new or empty --out, "
