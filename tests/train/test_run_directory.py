@@ -248,3 +248,9 @@ def test_a_resumed_cosine_schedule_keeps_its_span(capsys, tmp_path):
     assert rates[:3] == straight
     assert rates[3:] == [pytest.approx(0.001)] * 2  # after the schedule's end: its final rate, never back up
     assert rates[2] > rates[3]
+
+
+def test_non_finite_numbers_are_refused_by_every_command(capsys):
+    for argv in (["gradcheck", XOR, "--threshold", "nan"], ["search", XOR, "--set", "lr=inf"]):
+        code, _, err = netlang(capsys, *argv)
+        assert code == 2 and "finite" in one_line(err), (argv, err)
