@@ -97,7 +97,7 @@ def _describe_holder(fd: int) -> str:
 class RunLock:
     """Create the run directory and hold its lock for the duration of a `with` block.
 
-    OSError (a file in the way, no permission, a read-only or full disk) becomes one UsageError line.
+    OSError becomes one line: a UsageError (exit 2) for a file in the way or no permission, exit 1 for a full disk.
     """
 
     def __init__(self, path: Path) -> None:
@@ -109,7 +109,9 @@ class RunLock:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         except OSError as err:
-            raise UsageError(f"cannot create the run directory {self.path}: {err.strerror or err}") from None
+            # A path that cannot be a directory is a mistake on the command line; a full or failing disk is not.
+            kind = NetlangError if err.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT) else UsageError
+            raise kind(f"cannot create the run directory {self.path}: {err.strerror or err}") from None
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
