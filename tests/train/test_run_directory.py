@@ -254,3 +254,27 @@ def test_non_finite_numbers_are_refused_by_every_command(capsys):
     for argv in (["gradcheck", XOR, "--threshold", "nan"], ["search", XOR, "--set", "lr=inf"]):
         code, _, err = netlang(capsys, *argv)
         assert code == 2 and "finite" in one_line(err), (argv, err)
+
+
+def test_a_stopped_cosine_run_resumes_bit_identically(capsys, tmp_path, monkeypatch):
+    from netlang.backend.model import Model
+
+    schedule = ["--schedule", "cosine", "--min-lr", "0.001"]
+    assert train(capsys, tmp_path / "straight", *schedule, epochs=4)[0] == 0
+    real, calls = Model.loss_and_gradients, {"count": 0}
+
+    def ctrl_c_in_epoch_three(self, x, t):
+        calls["count"] += 1
+        if calls["count"] == 3:  # one step per epoch on XOR
+            raise KeyboardInterrupt
+        return real(self, x, t)
+
+    monkeypatch.setattr(Model, "loss_and_gradients", ctrl_c_in_epoch_three)
+    run = tmp_path / "stopped"
+    assert train(capsys, run, *schedule, epochs=4)[0] == 130
+    monkeypatch.setattr(Model, "loss_and_gradients", real)
+    code, out, err = netlang(capsys, "train", XOR, "--resume", run)
+    assert code == 0 and "resuming after epoch 2" in out, err
+    with np.load(tmp_path / "straight" / "weights.npz") as straight, np.load(run / "weights.npz") as resumed:
+        for name in straight.files:
+            np.testing.assert_array_equal(straight[name], resumed[name], err_msg=name)
