@@ -9,12 +9,13 @@ from __future__ import annotations
 import copy
 import json
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from netlang.errors import UsageError
+from netlang.errors import DataError, UsageError
 from netlang.train.checkpoint import load_checkpoint
 from netlang.train.loop import Split
 
@@ -153,12 +154,9 @@ def load_weights(model: Any, weights: Path) -> None:
 
     The file's tensors are checked against the model's names and shapes before their data is read.
     """
-    import zipfile
-
     from netlang.backend.checkpoint import NpzMembers, read_checkpoint
-    from netlang.errors import DataError
 
-    if not zipfile.is_zipfile(weights):
+    if not zipfile.is_zipfile(weights):  # else the message would be about a zip's internals
         raise DataError(f"{weights}: not a weights file; expected an .npz archive written by netlang")
     with NpzMembers(weights) as archive:
         is_checkpoint = "format" in archive.members
