@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as err:  # the last safety net: a file system refusing a write is one line, not a traceback
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"netlang: {where}{err.strerror or err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -19,6 +19,14 @@ Data (files read by `train`, `eval`, `predict` and friends):
 | MAX_ARRAY_DIMS       | 32          | dimensions of one array in an .npy, .npz or IDX file   | (fixed)                |
 | MAX_CLASSES          | 100,000     | class labels 0 .. MAX_CLASSES - 1, and class names     | (fixed)                |
 
+Checkpoints and weights (read by `eval`, `predict --weights`, `train --resume`):
+
+| constant                 | value       | bounds                                                   |
+|--------------------------|-------------|----------------------------------------------------------|
+| MAX_CHECKPOINT_MEMBERS   | 100,000     | members of one .npz of weights or checkpoint             |
+| MAX_CHECKPOINT_TEXT      | 256 MiB     | one JSON member (the IR, the config, the state)          |
+| MAX_COUNT                | 2**53       | epochs, steps and sample counts a checkpoint records     |
+
 Which limits a user can raise: only MAX_DATA_BYTES, because a real data set can outgrow it (CIFAR-10 stored
 as float64 is 1.5 GB): NETLANG_MAX_DATA_BYTES=8000000000 lets netlang read up to 8 GB from one file. The
 others bound what no real input needs:
@@ -46,6 +54,9 @@ MAX_PNG_CHUNKS = 65_536
 MAX_NPY_HEADER_BYTES = 10_000
 MAX_ARRAY_DIMS = 32
 MAX_CLASSES = 100_000
+MAX_CHECKPOINT_MEMBERS = 100_000  # far more than any network's tensors; bounds the work of reading a hostile archive
+MAX_CHECKPOINT_TEXT = 256 * 2**20  # the IR of a very large network is ~50 MB
+MAX_COUNT = 2**53  # epochs, steps and sample counts: any larger value is damage, not training
 
 
 def max_data_bytes(environ: Mapping[str, str] | None = None) -> int:

@@ -22,6 +22,19 @@ def load_spec(path: str) -> dict[str, Any]:
     return compile_ir(spec)
 
 
+def finite_number(text: str) -> float:
+    """argparse type of a real-number flag: NaN and infinity are refused as the flag (exit 2)."""
+    import math
+
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {text}")
+    return value
+
+
+finite_number.__name__ = "finite number"  # argparse says "invalid finite number value: 'nan'"
+
+
 def write_atomically(path: str | Path, text: str) -> None:
     """Write text to path atomically (netlang.atomic); an unwritable path is a UsageError naming it."""
     try:

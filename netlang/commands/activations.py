@@ -50,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
     from netlang.experiments.activations import parse_inits, pictured_layers, study
     from netlang.experiments.specfile import default_out_dir, read_spec, spec_label
     from netlang.language.trainfields import resolve_training
+    from netlang.train.rundir import refuse_symlinks
+    from netlang.train.session import check_data_flag
 
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, received {args.batch}")
     inits = parse_inits(args.init)
+    overrides = overrides_of(argparse.Namespace(settings=args.settings))
+    check_data_flag(overrides.get("data"), "--set data")
     ir, _ = read_spec(args.spec)
-    config = resolve_training(ir, overrides_of(argparse.Namespace(settings=args.settings)))
+    config = resolve_training(ir, overrides)
     x, source = _batch(ir, config, args.input, args.batch)
     result = study(ir, config, x, inits)
     result["input"] = source
@@ -64,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(init["layers"]))
         print()
     out_dir = Path(args.out) if args.out else default_out_dir("activations", args.spec)
+    refuse_symlinks(out_dir, ("activations.json", "activations.png"))
     write_atomically(out_dir / "activations.json", json.dumps(result) + "\n")
     print(f"statistics and histograms in {out_dir / 'activations.json'}")
     if not args.no_plot:

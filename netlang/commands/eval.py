@@ -25,8 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from netlang.data import check_against, load_dataset
-    from netlang.errors import UsageError
+    from netlang.errors import DataError, UsageError
     from netlang.train.evaluate import confusion_matrix, evaluate, format_confusion
     from netlang.train.session import load_trained, n_outputs
 
@@ -38,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     x, y = (dataset.x_test, dataset.y_test) if args.split == "test" else (dataset.x_train, dataset.y_train)
     if len(x) == 0:
         raise UsageError(f"data set '{dataset.name}' has no {args.split} samples")
-    measured = evaluate(model, x, y, args.batch_size)
+    with np.errstate(all="ignore"):  # a non-finite loss is reported below, without NumPy's warnings
+        measured = evaluate(model, x, y, args.batch_size)
+    if not np.isfinite(measured.loss):
+        raise DataError(f"{weights}: the loss on {dataset.name} is {measured.loss}; the weights hold values too large")
     classes = max(n_outputs(ir), 2)
     counts = confusion_matrix(y, measured.predicted, classes)
     correct = int(counts.trace())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from netlang.commands._common import load_spec
+from netlang.commands._common import finite_number, load_spec
 
 if TYPE_CHECKING:  # numpy and the backend load inside run(), so that `netlang --help` starts fast
     import numpy as np
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--entries", type=int, default=30, help="entries checked per parameter, at random; 0 = all (30)"
     )
-    parser.add_argument("--threshold", type=float, default=1e-6, help="largest passing relative error (1e-6)")
+    parser.add_argument("--threshold", type=finite_number, default=1e-6, help="largest passing relative error (1e-6)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, batch and dropout masks (0)")
 
 

@@ -46,7 +46,15 @@ def run(args: argparse.Namespace) -> int:
         batch = match_input_shape(read_inputs([path], shape), shape, source=path)
         batches.append(batch)
         labels.extend([path] if len(batch) == 1 else [f"{path}[{i}]" for i in range(len(batch))])
-    probabilities = model.predict(np.concatenate(batches)).reshape(len(labels), -1)
+    with np.errstate(all="ignore"):  # a non-finite result is reported below, without NumPy's warnings
+        probabilities = model.predict(np.concatenate(batches)).reshape(len(labels), -1)
+    if not np.isfinite(probabilities).all():
+        from netlang.errors import DataError
+
+        raise DataError(
+            f"{weights}: the network's outputs are not finite (NaN or infinity); the weights or the inputs "
+            "hold values too large for it"
+        )
     names = _class_names(config["data"], n_outputs(ir))
     rows = [_ranked(label, row, names, args.top) for label, row in zip(labels, probabilities, strict=True)]
 

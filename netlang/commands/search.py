@@ -60,11 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from netlang.commands.train import overrides_of
     from netlang.experiments.ranges import ranges_of
-    from netlang.experiments.search import RESULTS_FILE, SearchPlan, ranked, read_results, run_search
+    from netlang.experiments.search import (
+        RESULTS_FILE,
+        SETTINGS_FILE,
+        SearchPlan,
+        ranked,
+        read_results,
+        run_search,
+    )
     from netlang.experiments.specfile import default_out_dir, read_spec
     from netlang.experiments.training import experiment_split
     from netlang.language.trainfields import resolve_training
     from netlang.train.loop import TrainingInterrupted
+    from netlang.train.rundir import refuse_symlinks
+    from netlang.train.session import check_data_flag
 
     for option, value, least in (("--trials", args.trials, 1), ("--epochs", args.epochs, 1),
                                  ("--jobs", args.jobs, 1), ("--train-subset", args.train_subset, 0),
@@ -72,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         if value < least:
             raise UsageError(f"{option} must be at least {least}, received {value}")
     overrides = overrides_of(argparse.Namespace(settings=args.settings))
+    check_data_flag(overrides.get("data"), "--set data")
     ir, text = read_spec(args.spec)
     plan = SearchPlan(
         spec=str(args.spec),
@@ -86,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     base = resolve_training(ir, overrides)
     split, dataset = experiment_split(ir, base, plan.train_subset, plan.val_subset)
     out_dir = Path(args.out) if args.out else default_out_dir("search", args.spec)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir}: is a file, not a directory; choose another --out")
+    refuse_symlinks(out_dir, (RESULTS_FILE, SETTINGS_FILE, "best.net", "best.json", "search.png"))
     ranges_text = " ".join(searched.text() for searched in plan.ranges)
     print(
         f"searching {args.spec} on {dataset.name}: {args.trials} trials of {args.epochs} epochs, "

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from netlang.experiments.sweep import parse_settings, run_sweep, variants
     from netlang.experiments.training import experiment_split
     from netlang.language.trainfields import resolve_training
+    from netlang.train.rundir import refuse_symlinks
+    from netlang.train.session import check_data_flag
 
     swept, fixed = parse_settings(args.settings)
     if args.epochs is not None:
@@ -60,11 +62,13 @@ def run(args: argparse.Namespace) -> int:
     for option, value in (("--train-subset", args.train_subset), ("--val-subset", args.val_subset)):
         if value < 0:
             raise UsageError(f"{option} must be 0 (all) or more, received {value}")
+    check_data_flag(fixed.get("data"), "--set data")
     ir, _ = read_spec(args.spec)
     base = resolve_training(ir, fixed)
     split, dataset = experiment_split(ir, base, args.train_subset or None, args.val_subset or None)
     combinations = variants(swept)
     out_dir = Path(args.out) if args.out else default_out_dir("sweep", args.spec)
+    refuse_symlinks(out_dir, ("curves.json", "curves.png"))
     print(
         f"sweeping {args.spec} on {dataset.name}: {len(combinations)} variants of {base['epochs']} epochs, "
         f"seed {base['seed']}, {len(split.x_train)} training and {len(split.x_val)} validation samples",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from pathlib import Path
 from typing import Any
 
 from netlang.errors import UsageError
@@ -19,8 +20,10 @@ EXAMPLES = """examples:
 
 Every field of the spec's train { } section can be overridden by a flag (--batch-size 50) or by
 --set batch_size=50. A run directory holds metrics.jsonl, result.json, weights.npz, best.npz,
-model.ir.json and checkpoint.npz, all rewritten after every epoch. Ctrl-C stops after the current
-step and saves it; the message shows the command that resumes."""
+model.ir.json and checkpoint.npz, all rewritten after every epoch. An existing run is never replaced
+unless --overwrite is given, and two processes never train in one run directory. Ctrl-C stops after
+the current step and saves it; the message shows the command that resumes. A resumed lr schedule
+keeps the number of epochs it started with."""
 
 FIELD_PREFIX = "field_"
 
@@ -31,10 +34,14 @@ def flag_of(name: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net) or IR (.json) file")
+    parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net) or IR (.json) file, or - for stdin")
     parser.add_argument("--out", metavar="RUN", help="the run directory (default runs/<spec name>-<time>)")
     parser.add_argument(
         "--resume", metavar="RUN", help="continue the run in RUN (a directory or its checkpoint.npz)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the run already in --out (without it, an existing run is never overwritten)",
     )
     parser.add_argument(
         "--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
@@ -67,7 +74,10 @@ def _help(schema: dict[str, Any]) -> str:
 
 
 def overrides_of(args: argparse.Namespace) -> dict[str, str]:
-    """Field name -> text, from the --FIELD flags and the --set KEY=VALUE entries (flags win)."""
+    """Field name -> text, from the --FIELD flags and the --set KEY=VALUE entries (flags win).
+
+    A number that is not finite (nan, inf) is refused here, as a flag, before anything runs.
+    """
     overrides: dict[str, str] = {}
     for setting in args.settings:
         key, sep, value = setting.partition("=")
@@ -77,45 +87,69 @@ def overrides_of(args: argparse.Namespace) -> dict[str, str]:
     for name, value in vars(args).items():
         if name.startswith(FIELD_PREFIX) and value is not None:
             overrides[name[len(FIELD_PREFIX):]] = value
+    for name, value in overrides.items():
+        if _is_non_finite(value):
+            raise UsageError(f"{flag_of(name)}: expected a finite number, received '{value}'")
     return overrides
 
 
-def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _is_non_finite(text: str) -> bool:
+    import math
 
-    from netlang.language.compiler import compile_ir
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
     from netlang.language.trainfields import resolve_training
-    from netlang.train.checkpoint import check_same_network, load_checkpoint
+    from netlang.train.checkpoint import load_checkpoint
     from netlang.train.loop import Trainer
     from netlang.train.progress import Progress
+    from netlang.train.rundir import RunBusy, RunLock, check_run_dir, refuse_existing_run, remove_run_files
     from netlang.train.session import (
         build_model,
         check_config,
+        check_data_flag,
+        check_trainable,
         checkpoint_file,
+        compile_spec,
         default_run_dir,
         load_split,
+        resolved_loss,
         resumed_config,
         with_training,
     )
 
+    # Everything that can be checked is checked before the run directory is touched.
     overrides = overrides_of(args)
-    ir = compile_ir(args.spec)
+    if args.resume and args.out:
+        raise UsageError("--resume continues in the run's own directory; leave out --out")
+    if args.resume and args.overwrite:
+        raise UsageError("--overwrite starts a new run; it cannot be combined with --resume")
+    check_data_flag(overrides.get("data"), "--data" if args.field_data else "--set data")
+    ir = compile_spec(args.spec)
     overridden = resolve_training(ir, overrides)
     checkpoint = None
     if args.resume:
-        if args.out:
-            raise UsageError("--resume continues in the run's own directory; leave out --out")
         saved_at = checkpoint_file(args.resume)
-        checkpoint = load_checkpoint(saved_at)
-        check_same_network(checkpoint.ir, ir, str(saved_at))
+        if not saved_at.is_file():
+            raise UsageError(f"--resume {args.resume}: no checkpoint at '{saved_at}'")
+        run_dir = saved_at.parent
+        check_run_dir(run_dir, resume=True)
+        saved_stat = saved_at.stat()
+        checkpoint = load_checkpoint(saved_at, ir)
         config = resumed_config(
             checkpoint.state["config"], overridden, overrides, mid_epoch=checkpoint.step > 0
         )
-        run_dir = saved_at.parent
     else:
         config = overridden
         run_dir = Path(args.out) if args.out else default_run_dir(args.spec)
+        check_run_dir(run_dir, overwrite=args.overwrite)
     check_config(config)
+    check_trainable(ir)
+    config = {**config, "loss": resolved_loss(ir, config)}
 
     ir = with_training(ir, config)
     split, dataset = load_split(ir, config)
@@ -124,20 +158,55 @@ def run(args: argparse.Namespace) -> int:
     resume = f"netlang train {shlex.quote(str(args.spec))} --resume {shlex.quote(str(run_dir))}"
     trainer = Trainer(model, ir, config, split, run_dir, progress, resume_command=resume)
     if checkpoint is not None:
+        _check_position(checkpoint, split, config, saved_at)
         trainer.restore(checkpoint)
 
-    progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint))
-    result = trainer.fit()
+    with RunLock(run_dir):
+        # Another process may have used the run between the checks above and the lock.
+        if checkpoint is not None and _changed(saved_at, saved_stat):
+            raise RunBusy(f"{saved_at} changed while this run started (another process?); run the command again")
+        if args.overwrite:
+            remove_run_files(run_dir)
+        elif checkpoint is None:
+            refuse_existing_run(run_dir)
+        progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint, trainer))
+        try:
+            result = trainer.fit()
+        except BrokenPipeError:
+            raise  # the reader of the progress output went away: not a problem of the run directory
+        except OSError as err:
+            raise trainer.write_failed(err) from None
     progress.message(_summary(result, run_dir))
     return 0
 
 
-def _header(spec: str, data: str, split: Any, config: dict[str, Any], run_dir: Any, checkpoint: Any) -> str:
+def _changed(path: Path, before: Any) -> bool:
+    now = path.stat()
+    return (now.st_mtime_ns, now.st_size, now.st_ino) != (before.st_mtime_ns, before.st_size, before.st_ino)
+
+
+def _check_position(checkpoint: Any, split: Any, config: dict[str, Any], where: Any) -> None:
+    """A mid-epoch checkpoint's step must lie inside an epoch of this data and batch size."""
+    import math
+
+    from netlang.errors import DataError
+
+    steps = math.ceil(len(split.x_train) / config["batch_size"])
+    if checkpoint.step >= max(steps, 1):
+        raise DataError(
+            f"{where}: member 'step' is {checkpoint.step}, but an epoch of {len(split.x_train)} samples in "
+            f"batches of {config['batch_size']} has {steps} steps"
+        )
+
+
+def _header(
+    spec: str, data: str, split: Any, config: dict[str, Any], run_dir: Any, checkpoint: Any, trainer: Any
+) -> str:
     from netlang.train.optimizers import base_lr
 
     sizes = f"{len(split.x_train)} train, {len(split.x_val)} validation, {len(split.x_test)} test samples"
     settings = (
-        f"{config['optimizer']} lr {base_lr(config):g}, batch {config['batch_size']}, "
+        f"{config['optimizer']} lr {base_lr(config):g}, {config['loss']} loss, batch {config['batch_size']}, "
         f"{config['epochs']} epochs, seed {config['seed']}"
     )
     text = f"training {spec} on {data} ({sizes}); {settings}\nrun directory: {run_dir}"
@@ -146,6 +215,15 @@ def _header(spec: str, data: str, split: Any, config: dict[str, Any], run_dir: A
         text += f"\nresuming after {where}"
         if checkpoint.epoch >= config["epochs"]:
             text += f" (already {config['epochs']} epochs: pass --epochs N > {checkpoint.epoch} to go on)"
+        if config["schedule"] != "none" and config["epochs"] != trainer.schedule_epochs:
+            text += (
+                f"\nnote: the {config['schedule']} schedule keeps the {trainer.schedule_epochs} epochs it was "
+                "started with"
+                + (", so later epochs train at its final rate" if config["epochs"] > trainer.schedule_epochs
+                   else "")
+                + "; start a new run to fit it to "
+                f"{config['epochs']} epochs"
+            )
     return text
 
 

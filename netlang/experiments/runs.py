@@ -17,7 +17,7 @@ import numpy as np
 
 from netlang.errors import DataError, UsageError
 from netlang.train.evaluate import confusion_matrix, evaluate
-from netlang.train.files import read_jsonl
+from netlang.train.files import read_history
 
 
 @dataclass
@@ -56,7 +56,7 @@ def read_run(path: str | Path) -> Run:
     if missing:
         raise UsageError(f"{path}: not a run directory (no {missing[0]}); give a directory netlang train wrote")
     try:
-        history = read_jsonl(run_dir / "metrics.jsonl")
+        history = read_history(run_dir / "metrics.jsonl", epochs=2**63)  # each record checked
         result = json.loads((run_dir / "result.json").read_text(encoding="utf-8"))
         ir = json.loads((run_dir / "model.ir.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:

@@ -39,7 +39,13 @@ def compile_ir(source: str | Path | dict[str, Any], filename: str | None = None)
 
 
 def _looks_like_path(source: str) -> bool:
-    return "\n" not in source and (source.endswith((".net", ".json", ".txt")) or Path(source).is_file())
+    """One line that is a file, or cannot be spec text (which starts with 'input' or a comment), is a path:
+    a missing file is then "no such file", not a parse error about its name."""
+    if "\n" in source:
+        return False
+    if source.endswith((".net", ".json", ".txt")) or Path(source).is_file():
+        return True
+    return not source.lstrip().startswith(("input", "#"))
 
 
 def read_source(path: Path) -> str:

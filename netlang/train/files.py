@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from netlang.atomic import write_json, write_npz, write_text
+from netlang.errors import DataError
 
-__all__ = ["read_jsonl", "write_json", "write_jsonl", "write_npz", "write_text"]
+__all__ = ["read_history", "read_jsonl", "write_json", "write_jsonl", "write_npz", "write_text"]
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
@@ -21,3 +22,48 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The records of a JSON-lines file, skipping blank lines."""
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines if line.strip()]
+
+
+METRIC_FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+
+
+def read_history(path: Path, epochs: int) -> list[dict[str, Any]]:
+    """The metrics.jsonl records of epochs 1..`epochs` (what a resumed run keeps); none if the file is absent.
+
+    Every record is checked first: a line that is not a JSON object with a whole-number `epoch` and numbers
+    (or null) for the metrics is a DataError at FILE:LINE, so a damaged file stops a resume before it starts.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read it ({err})") from None
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            raise DataError("not a JSON object", file=str(path), line=number) from None
+        problem = _record_problem(record)
+        if problem:
+            raise DataError(f"{problem}; fix or delete this line to resume", file=str(path), line=number)
+        if record["epoch"] <= epochs:
+            records.append(record)
+    return records
+
+
+def _record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    epoch = record.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        return f"'epoch' is {epoch!r}, expected a whole number >= 1"
+    for name in METRIC_FIELDS:
+        value = record.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            return f"'{name}' is {value!r}, expected a number or null"
+    return None

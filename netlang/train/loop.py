@@ -24,7 +24,7 @@ from netlang.engine import Model
 from netlang.errors import TrainingError
 from netlang.train.checkpoint import Checkpoint, save_checkpoint
 from netlang.train.evaluate import accuracy_count, evaluate
-from netlang.train.files import read_jsonl, write_json, write_jsonl
+from netlang.train.files import read_history, write_json, write_jsonl
 from netlang.train.optimizers import base_lr, make_optimizer
 from netlang.train.progress import Progress, Silent
 from netlang.train.schedules import EarlyStopping, epoch_lr
@@ -97,6 +97,9 @@ class Trainer:
         self.optimizer = make_optimizer(config, model.xp)
         self.base_lr = base_lr(config)
         self.early = EarlyStopping(config["patience"])
+        # The lr schedule spans the epochs the run started with, and keeps that span on resume (as Keras'
+        # CosineDecay and a restored PyTorch scheduler do): more epochs continue at the schedule's end.
+        self.schedule_epochs = config["epochs"]
         self.shuffler = np.random.default_rng([config["seed"], SHUFFLE_STREAM])
         self.position = Position(shuffle_state=self.shuffler.bit_generator.state)
         self.history: list[dict[str, Any]] = []
@@ -114,6 +117,7 @@ class Trainer:
             "early_stopping": self.early.state_dict(),
             "epoch_sums": vars(position.sums),
             "seconds": position.seconds,
+            "schedule_epochs": self.schedule_epochs,
         }
         return Checkpoint(
             model=self.model.state_dict(),
@@ -138,9 +142,8 @@ class Trainer:
             sums=EpochSums(**state["epoch_sums"]),
             seconds=float(state["seconds"]),
         )
-        metrics = self.out_dir / "metrics.jsonl"
-        history = read_jsonl(metrics) if metrics.is_file() else []
-        self.history = [record for record in history if record["epoch"] <= checkpoint.epoch]
+        self.schedule_epochs = int(state.get("schedule_epochs", state["config"]["epochs"]))
+        self.history = read_history(self.out_dir / "metrics.jsonl", checkpoint.epoch)
         self.saved = (checkpoint.epoch, checkpoint.step)
 
     def _save_checkpoint(self) -> None:
@@ -174,7 +177,7 @@ class Trainer:
         steps = math.ceil(len(x) / batch_size)
         position = self.position
         epoch = position.epoch + 1
-        lr = epoch_lr(self.config, self.base_lr, position.epoch)
+        lr = epoch_lr({**self.config, "epochs": self.schedule_epochs}, self.base_lr, position.epoch)
         self.optimizer.lr = lr
 
         self.shuffler.bit_generator.state = position.shuffle_state
@@ -273,6 +276,20 @@ class Trainer:
 
     def _describe_saved(self) -> str:
         return _describe(*self.saved) if self.saved else "nothing"
+
+    def write_failed(self, err: OSError) -> TrainingError:
+        """The error for a write fit() could not make (a full disk): what the checkpoint holds, how to resume.
+
+        Every file is written atomically, so the run directory keeps its last complete checkpoint.
+        """
+        where = err.filename or self.out_dir
+        message = (
+            f"cannot write {where}: {err.strerror or err}; {self.out_dir / 'checkpoint.npz'} holds "
+            f"{self._describe_saved()}"
+        )
+        if self.resume_command and self.saved:
+            message += f"\nonce there is room, resume with:\n  {self.resume_command}"
+        return TrainingError(message)
 
     def _interrupted(self) -> TrainingInterrupted:
         message = f"interrupted; {self.out_dir / 'checkpoint.npz'} holds {self._describe_saved()}"

@@ -21,8 +21,9 @@ def step_lr(config: dict[str, Any], base: float, epoch: int) -> float:
 
 
 def cosine_lr(config: dict[str, Any], base: float, epoch: int) -> float:
-    """schedule cosine: min_lr + (lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2."""
+    """schedule cosine: min_lr + (lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2, then min_lr past the end."""
     low = config["min_lr"]
+    epoch = min(epoch, config["epochs"])
     return low + (base - low) * (1.0 + math.cos(math.pi * epoch / config["epochs"])) / 2.0
 
 

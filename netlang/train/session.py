@@ -17,11 +17,12 @@ import numpy as np
 
 from netlang.engine import Model
 from netlang.errors import DataError, UsageError
-from netlang.train.checkpoint import FORMAT, load_checkpoint
+from netlang.train.checkpoint import load_checkpoint
 from netlang.train.loop import Split
 
-# Changing these on resume would silently train on other data or another shuffle: refused.
-FIXED_ON_RESUME = ("data", "val_split", "seed")
+# Changing these on resume would silently train on other data or another shuffle, or (optimizer) leave the
+# checkpoint's optimizer state without an owner: refused.
+FIXED_ON_RESUME = ("data", "val_split", "seed", "optimizer")
 
 
 def with_training(ir: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +36,17 @@ def with_training(ir: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         name: {**section.get(name, {}), "value": value} for name, value in config.items()
     }
     return trained
+
+
+def compile_spec(spec: str) -> dict[str, Any]:
+    """A SPEC argument -> inferred IR: `-` reads standard input, anything else is a file (UsageError if absent)."""
+    import sys
+
+    from netlang.language.compiler import compile_ir
+
+    if spec == "-":
+        return compile_ir(sys.stdin.read(), filename="<stdin>")
+    return compile_ir(Path(spec))
 
 
 def n_outputs(ir: dict[str, Any]) -> int:
@@ -72,7 +84,8 @@ def check_config(config: dict[str, Any]) -> None:
 def default_run_dir(spec: str, now: float | None = None) -> Path:
     """runs/<spec stem>-<YYYYmmdd-HHMMSS>, with -2, -3... appended if that directory exists."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    base = Path("runs") / f"{Path(spec).stem}-{stamp}"
+    name = "stdin" if spec == "-" else Path(spec).stem
+    base = Path("runs") / f"{name}-{stamp}"
     candidate, number = base, 1
     while candidate.exists():
         number += 1
@@ -106,37 +119,96 @@ def resumed_config(
 
 
 def weights_file(weights: str | Path) -> Path:
-    """A weights path as given: a .npz file, or a run directory meaning its weights.npz."""
+    """A weights path as given: a .npz file, or a run directory meaning its weights.npz; UsageError if absent."""
     path = Path(weights)
     if path.is_dir():
         path = path / "weights.npz"
     if not path.is_file():
-        raise DataError(f"no weights at '{path}' (expected weights.npz, best.npz or checkpoint.npz of a run)")
+        raise UsageError(
+            f"--weights {weights}: no such file '{path}' (expected weights.npz, best.npz or checkpoint.npz of a run)"
+        )
     return path
 
 
 def run_config(weights: Path) -> dict[str, Any] | None:
-    """The training config of the run a weights file sits in (from its result.json), if there is one."""
+    """The training config of the run a weights file sits in (from its result.json), if there is one.
+
+    A result.json that cannot be read, or whose config is not a valid training config, is ignored: the spec's
+    own train section is used instead.
+    """
+    from netlang.train.checkpoint import config_problem
+
     result = weights.parent / "result.json"
     try:
-        return json.loads(result.read_text(encoding="utf-8"))["config"]
-    except (OSError, ValueError, KeyError, TypeError):
+        config = json.loads(result.read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
+    if not isinstance(config, dict) or config_problem(config):
+        return None
+    return config
 
 
 def load_weights(model: Model, weights: Path) -> None:
-    """Fill `model` from weights.npz/best.npz (backend format) or a training checkpoint.npz."""
-    if not zipfile.is_zipfile(weights):  # np.load would otherwise talk about pickles for any non-.npz file
+    """Fill `model` from weights.npz/best.npz (backend format) or a training checkpoint.npz.
+
+    The file's tensors are checked against the model's names and shapes before their data is read.
+    """
+    from netlang.backend.checkpoint import NpzMembers, read_checkpoint
+
+    if not zipfile.is_zipfile(weights):  # else the message would be about a zip's internals
         raise DataError(f"{weights}: not a weights file; expected an .npz archive written by netlang")
-    try:
-        with np.load(weights, allow_pickle=False) as npz:
-            is_checkpoint = "format" in npz.files and str(npz["format"]) == FORMAT
-    except (OSError, ValueError) as err:
-        raise DataError(f"cannot read weights '{weights}': {err}") from err
+    with NpzMembers(weights) as archive:
+        is_checkpoint = "format" in archive.members
     if is_checkpoint:
-        model.load_state_dict(load_checkpoint(weights).model, origin=str(weights))
+        tensors = load_checkpoint(weights, model.ir).model
     else:
-        model.load(weights)
+        expected = {name: tuple(array.shape) for name, array in model.state_dict().items()}
+        tensors, _ = read_checkpoint(weights, expected)
+    model.load_state_dict(tensors, origin=str(weights))
+
+
+def untrainable_layer(ir: dict[str, Any]) -> dict[str, Any] | None:
+    """The first layer training cannot pass a gradient through (an op that is not differentiable: `step`)."""
+    from netlang.ops import OPS
+
+    return next((layer for layer in ir["layers"] if not OPS[layer["op"]].differentiable), None)
+
+
+def check_trainable(ir: dict[str, Any]) -> None:
+    """TrainingError at the layer's source line when the network cannot be trained by gradient descent."""
+    from netlang.errors import TrainingError
+
+    layer = untrainable_layer(ir)
+    if layer is not None:
+        raise TrainingError(
+            f"layer '{layer['name']}' ({layer['op']}) has no useful gradient, so this network cannot be trained; "
+            "use sigmoid or relu instead (check, summary, eval and predict accept it)"
+        ).at(layer.get("pos"), ir.get("source"))
+
+
+def resolved_loss(ir: dict[str, Any], config: dict[str, Any]) -> str:
+    """The loss training uses: the config's, or for "auto" the one the network's last layer implies."""
+    from netlang.backend.model import resolve_loss
+
+    return resolve_loss(ir, config.get("loss") or "auto")
+
+
+def check_data_flag(name: str | None, flag: str = "--data") -> None:
+    """A data set named on the command line must exist: an unknown name or missing npz file is a UsageError."""
+    from netlang.data import SOURCES
+    from netlang.errors import did_you_mean
+
+    if name is None:
+        return
+    if name.startswith("npz:"):
+        path = Path(name[len("npz:"):])
+        if name != "npz:" and not path.is_file():
+            raise UsageError(f"{flag} {name}: no such file '{path}'")
+        return
+    if name not in SOURCES:
+        known = ", ".join([*SOURCES, "npz:PATH"])
+        hint = did_you_mean(name.lower(), SOURCES)
+        raise UsageError(f"{flag}: unknown data set '{name}'; expected one of: {known}{hint}")
 
 
 class Trained(NamedTuple):
@@ -151,10 +223,10 @@ class Trained(NamedTuple):
 def load_trained(spec: str, weights: str | Path, data: str | None = None) -> Trained:
     """The model of `spec` with trained weights: the run's own config when the weights sit in a run directory
     (else the spec's), `data` replacing its data set if given. What eval and predict share."""
-    from netlang.language.compiler import compile_ir
     from netlang.language.trainfields import resolve_training
 
-    ir = compile_ir(spec)
+    check_data_flag(data)
+    ir = compile_spec(spec)
     path = weights_file(weights)
     config = run_config(path) or resolve_training(ir)
     if data:

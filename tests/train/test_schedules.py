@@ -88,8 +88,12 @@ def test_resume_keeps_data_seed_and_mid_epoch_batch_size():
 
 
 def test_checkpoint_stores_json_state_as_unicode_scalars(tmp_path):
-    state = {"model_rng": np.random.default_rng(3).bit_generator.state, "config": {"lr": None},
-             "shuffle_rng": {}, "early_stopping": {}, "epoch_sums": {}, "seconds": 0.0}
+    from netlang.language.trainfields import resolve_training
+
+    state = {"model_rng": np.random.default_rng(3).bit_generator.state, "config": resolve_training({}),
+             "shuffle_rng": np.random.default_rng(4).bit_generator.state,
+             "early_stopping": {"best_loss": float("inf"), "best_epoch": 0, "epochs_without_improvement": 0},
+             "epoch_sums": {"loss": 0.5, "correct": 3, "seen": 4, "seconds": 0.1}, "seconds": 0.0}
     path = tmp_path / "checkpoint.npz"
     save_checkpoint(path, Checkpoint({"fc.W": np.ones((2, 2))}, {"steps": np.int64(4)}, 1, 2, state, {"x": 1}))
     with np.load(path, allow_pickle=False) as npz:

@@ -102,9 +102,9 @@ def test_resume_refuses_another_seed(capsys, tmp_path, spec):
     assert "cannot change 'seed' when resuming" in err
 
 
-def test_resume_without_a_checkpoint_is_a_data_error(capsys, tmp_path, spec):
+def test_resume_without_a_checkpoint_is_a_usage_error(capsys, tmp_path, spec):
     code, _, err = netlang(capsys, "train", spec, "--resume", tmp_path / "nowhere")
-    assert code == 1
+    assert code == 2
     assert "no checkpoint at" in err
 
 
