@@ -255,11 +255,13 @@ def same_padding(args: Args) -> list[int]:
     uneven padding, which netlang's layers do not have: it is refused here, at the word.
     """
     kernel = args["kernel"]
-    if any(k >= 2 and k % 2 == 0 for k in kernel):
+    even = [axis for axis, k in zip(("height", "width"), kernel, strict=True) if k >= 2 and k % 2 == 0]
+    if even:
         written = "x".join(map(str, kernel))
         raise SpecSyntaxError(
-            f"'pad same' pads (K − 1) / 2 on each side, so it needs an odd kernel size; {written} is even: write "
-            "the padding itself (and 'round ceil' on a pool to keep a partial last window)"
+            f"'pad same' pads (K − 1) / 2 on each side, which needs an odd kernel size; {written} has an even "
+            f"{' and '.join(even)}: write the padding itself (pad 1, pad 1x2, ...), or on a pool 'round ceil' to "
+            "keep a partial last window"
         )
     return [max(0, (k - 1) // 2) for k in kernel]
 
