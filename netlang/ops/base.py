@@ -248,8 +248,8 @@ def same_padding(args: Args) -> list[int]:
     """The padding `pad same` stands for: (K − 1) / 2 on each side, for an odd kernel (or window) size K.
 
     At stride 1 the output keeps the input's size. At stride S it is ceil(size / S), TensorFlow's `same` size,
-    whenever S ≤ (K + 1) / 2 (3x3 stride 2, 7x7 stride 2, 1x1 at any stride: every ResNet and Inception case):
-    the partial last window window_out then drops is only padding or skipped rows. The padding is PyTorch's
+    whenever S ≤ (K + 1) / 2 or K = 1 (3x3 and 7x7 at stride 2, 1x1 at any stride: every ResNet and Inception
+    case): the partial last window window_out then drops is only padding or skipped rows. The padding is PyTorch's
     symmetric one, as torchvision's ResNet writes it (3x3 stride 2 pad 1); TensorFlow instead puts the odd
     padding row at the bottom, which moves its windows one row down on even sizes. An even K would need that
     uneven padding, which netlang's layers do not have: it is refused here, at the word.
