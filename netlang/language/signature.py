@@ -33,7 +33,7 @@ def match_signature(
     for arg in op.positional:
         token = tokens[index] if index < len(tokens) else None
         if token is not None and _fits(arg, token):
-            args[arg.name] = _convert(arg, token)
+            args[arg.name] = _convert(arg, token, args, error)
             arg_pos[arg.name] = pos_of(token)
             index += 1
             skipped.clear()
@@ -61,7 +61,7 @@ def match_signature(
         if value is None or not _fits(option, value):
             got = f", got '{value}'" if value is not None else ""
             raise error(f"expected {_describe(option)} after '{token}'{got}", value or _after(token))
-        args[option.name] = _convert(option, value)
+        args[option.name] = _convert(option, value, args, error)
         arg_pos[option.name] = pos_of(value)
         index += 2
     # Constant defaults first, then those computed from the other arguments (a pool's stride is its kernel).
@@ -99,6 +99,8 @@ def _after(token: Token) -> dict[str, int]:
 
 def _fits(arg: Arg, token: Token) -> bool:
     text = str(token)
+    if arg.accepts_word(token.type, text):  # `pad same`
+        return True
     if arg.kind == "int":
         return token.type in {"DIMS", "NUMBER"} and bool(_INTEGER.match(text))
     if arg.kind == "real":
@@ -112,8 +114,13 @@ def _fits(arg: Arg, token: Token) -> bool:
     return token.type == "WORD"
 
 
-def _convert(arg: Arg, token: Token) -> Any:
+def _convert(arg: Arg, token: Token, args: dict[str, Any], error: Error) -> Any:
     text = str(token)
+    if arg.accepts_word(token.type, text):  # the word's value follows from the arguments matched so far
+        try:
+            return arg.word_value(text, args)
+        except SpecSyntaxError as err:
+            raise error(err.message, token) from None
     if arg.kind == "int":
         return int(text)
     if arg.kind == "real":

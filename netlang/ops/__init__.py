@@ -19,6 +19,7 @@ from netlang.ops import (
     dropout,
     elu,
     flatten,
+    global_pool,
     identity,
     leaky_relu,
     pool,
@@ -29,6 +30,7 @@ from netlang.ops import (
     step,
     swish,
     tanh,
+    upsample,
 )
 from netlang.ops.base import Arg, Op, Param
 
@@ -62,7 +64,7 @@ def _changed() -> None:
 
 
 for _module in (
-    conv, pool, affine, flatten, relu, sigmoid, tanh, step, identity, swish, prelu, softmax, leaky_relu, elu,
-    batchnorm, dropout, add, concat,
+    conv, pool, global_pool, upsample, affine, flatten, relu, sigmoid, tanh, step, identity, swish, prelu, softmax,
+    leaky_relu, elu, batchnorm, dropout, add, concat,
 ):
     OPS[_module.OP.name] = _module.OP

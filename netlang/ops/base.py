@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from netlang.errors import ShapeError
+from netlang.errors import ShapeError, SpecSyntaxError
 
 Shape = list[int]
 Args = dict[str, Any]
@@ -33,6 +33,11 @@ class Arg:
     validation errors ("the kernel size of conv1 must be ..."; `what` if not given). `default` is a value, or
     a function of the arguments already matched (a pool's stride is its kernel). `bounds` are JSON Schema
     keywords on the value (minimum, exclusiveMaximum, ...); `schema` replaces the kind's schema entirely.
+
+    `words` are words a spec may write instead of a value of the kind (`pad same`), each with a function of
+    the arguments already matched that gives the value the IR stores: the IR never holds the word, so the
+    schema, the backend and every target see plain values. The function's docstring says what it stores (the
+    docs show it); where the word cannot apply it raises SpecSyntaxError, which lowering locates at the word.
     """
 
     name: str
@@ -44,6 +49,7 @@ class Arg:
     choices: tuple[str, ...] = ()
     bounds: Mapping[str, float] = field(default_factory=dict)
     schema: Mapping[str, Any] | None = None
+    words: Mapping[str, Callable[[Args], Any]] = field(default_factory=dict)
 
     def with_default(self, default: Any) -> Arg:
         """This argument with another default (a value, or a function of the other arguments)."""
@@ -52,6 +58,14 @@ class Arg:
     def default_for(self, args: Args) -> Any:
         """The value this argument takes when the spec leaves it out, given the arguments matched so far."""
         return self.default(args) if callable(self.default) else self.default
+
+    def accepts_word(self, token_type: str, text: str) -> bool:
+        """Whether a spec token is one of this argument's `words` (checked before the kind's own tokens)."""
+        return token_type == "WORD" and text in self.words
+
+    def word_value(self, text: str, args: Args) -> Any:
+        """The IR value of one of `words`, given the arguments matched so far; raises SpecSyntaxError (unlocated)."""
+        return self.words[text](args)
 
 
 @dataclass(frozen=True)
@@ -166,7 +180,15 @@ def describe(shape: Shape) -> str:
 
 
 def window_out(size: int, kernel: int, stride: int, pad: int, rounding: str, axis: str) -> int:
-    """The output length of a sliding window: (size + 2·pad − kernel) / stride + 1, rounded as the spec asks."""
+    """The output length of a sliding window: (size + 2·pad − kernel) / stride + 1, rounded as the spec asks.
+
+    When that is not a whole number, "exact" (the default) still takes the floor if the partial last window
+    it drops would read no input: only its end padding, or rows the stride skips between windows anyway. So
+    ResNet's 3x3 stride 2 pad 1 on an even size (the bottom pad row is dropped) and a 1x1 stride 2 shortcut
+    (every other row is skipped, the last one included) read as written, while a partial window over real
+    input, as a 5x5 stride 2 without padding on 28 leaves one, stays refused: that is a size mistake until the
+    spec says `round floor` (drop it) or, for pools, `round ceil` (keep it).
+    """
     padded = size + 2 * pad
     if kernel > padded:
         padding = f" ({size} + 2×{pad})" if pad else ""
@@ -180,10 +202,18 @@ def window_out(size: int, kernel: int, stride: int, pad: int, rounding: str, axi
         if (out - 1) * stride >= size + pad:
             out -= 1
         return out
+    # The `remainder` positions after the last whole window: first the gap the stride leaves between windows,
+    # then what a next window would read, whose last `pad` are padding.
+    unread = remainder - max(0, stride - kernel) - pad
+    if unread <= 0:
+        return steps + 1
     exact = (padded - kernel) / stride + 1
+    rows = {"height": "row", "width": "column"}.get(axis, "position")
+    rows += "s" if unread > 1 else ""
     raise ShapeError(
-        f"the output {axis} ({size} + 2×{pad} − {kernel}) / {stride} + 1 = {exact:.4g} is not a whole number; "
-        "change the sizes, or add 'round floor' to the layer to drop the last partial window"
+        f"the output {axis} ({size} + 2×{pad} − {kernel}) / {stride} + 1 = {exact:.4g} is not a whole number: "
+        f"the last {unread} input {rows} would be read by no window; change the sizes, or add 'round floor' "
+        "to the layer to drop the last partial window"
     )
 
 
@@ -216,7 +246,34 @@ def per_channel(args: Args, in_shape: Shape) -> Shape:
 # Arguments several ops share.
 
 STRIDE = Arg("stride", "size", "the stride", required=False, bounds={"minimum": 1})
-PAD = Arg("pad", "size", "the padding", required=False, default=[0, 0], bounds={"minimum": 0})
+
+
+def same_padding(args: Args) -> list[int]:
+    """The padding `pad same` stands for: (K − 1) / 2 on each side, for an odd kernel (or window) size K.
+
+    At stride 1 the output keeps the input's size. At stride S it is ceil(size / S), TensorFlow's `same` size,
+    whenever S ≤ (K + 1) / 2 or K = 1 (3x3 and 7x7 at stride 2, 1x1 at any stride: every ResNet and Inception
+    case): the partial last window window_out then drops is only padding or skipped rows. The padding is PyTorch's
+    symmetric one, as torchvision's ResNet writes it (3x3 stride 2 pad 1); TensorFlow instead puts the odd
+    padding row at the bottom, which moves its windows one row down on even sizes. An even K would need that
+    uneven padding, which netlang's layers do not have: it is refused here, at the word.
+    """
+    kernel = args["kernel"]
+    even = [axis for axis, k in zip(("height", "width"), kernel, strict=True) if k >= 2 and k % 2 == 0]
+    if even:
+        written = "x".join(map(str, kernel))
+        raise SpecSyntaxError(
+            f"'pad same' pads (K − 1) / 2 on each side, which needs an odd kernel size; {written} has an even "
+            f"{' and '.join(even)}: write the padding itself (pad 1, pad 1x2, ...), or on a pool 'round ceil' to "
+            "keep a partial last window"
+        )
+    return [max(0, (k - 1) // 2) for k in kernel]
+
+
+PAD = Arg(
+    "pad", "size", "the padding (like 1, 1x2 or same)", noun="the padding", required=False, default=[0, 0],
+    bounds={"minimum": 0}, words={"same": same_padding},
+)
 INIT = Arg(
     "init", "word", "the initialiser (he, xavier, std:0.01, ...)", noun="the initialiser", required=False,
     schema={

@@ -417,5 +417,7 @@ OP = Op(
         ("conv 2 1x3 pad 1", "7x3x5"),
         ("conv 2 4x1 pad 1", "9x6x3"),
         ("conv 2 5x3 pad 2", "3x7x5"),
+        ("conv 2 3x3 stride 2 pad 1", "5x6x6"),  # a partial last window of bottom/right padding only
+        ("conv 3 1x1 stride 2", "2x6x5"),  # the stride skips the last row as it skips every other
     ),
 )

@@ -96,8 +96,11 @@ class Pool(Layer):
 
     def _clear_uncovered(self, dxp: np.ndarray) -> None:
         """Zero dxp unless the windows tile it exactly, each of its elements written once by backward."""
-        if not self.disjoint or dxp.shape[2:] != tuple(s * o for s, o in zip(self.stride, self.out_hw, strict=True)):
-            dxp[...] = 0  # windows overlap (gradients are added), or some input positions are in no window
+        tiled = self.stride == self.kernel and dxp.shape[2:] == tuple(
+            k * o for k, o in zip(self.kernel, self.out_hw, strict=True)
+        )
+        if not tiled:  # windows overlap (gradients are added), or leave gaps (stride > window), or miss the end
+            dxp[...] = 0
 
     def forward(self, x, train):
         fill = -np.inf if self.kind == "max" else 0.0
@@ -169,5 +172,7 @@ OP = Op(
         ("pool 2 stride 3", "2x8x8"),
         ("pool avg 2 stride 3 pad 1", "1x6x6"),
         ("pool 2 round floor", "1x5x5"),
+        ("pool 3 stride 2 pad 1", "2x6x6"),  # a partial last window of bottom/right padding only
+        ("pool avg 2 stride 3", "2x6x6"),  # the stride skips the last row as it skips rows 2 and 5
     ),
 )

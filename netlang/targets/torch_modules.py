@@ -38,6 +38,16 @@ def _pool(node: Node) -> Any:
     return nn.AvgPool2d(kernel, stride, pad, ceil_mode=ceil, count_include_pad=True)
 
 
+def _global_pool(node: Node) -> Any:
+    nn = _nn()
+    pool = nn.AdaptiveAvgPool2d(1) if node["args"]["kind"] == "avg" else nn.AdaptiveMaxPool2d(1)
+    return nn.Sequential(pool, nn.Flatten())  # netlang's output is a vector of C, not C×1×1
+
+
+def _upsample(node: Node) -> Any:
+    return _nn().Upsample(scale_factor=tuple(float(f) for f in node["args"]["factor"]), mode="nearest")
+
+
 def _affine(node: Node) -> Any:
     nn = _nn()
     return nn.Sequential(nn.Flatten(), nn.Linear(prod(node["in_shape"]), node["args"]["units"]))
@@ -91,6 +101,8 @@ def _step(node: Node) -> Any:
 MODULES: dict[str, Callable[[Node], Any]] = {
     "conv": _conv,
     "pool": _pool,
+    "global_pool": _global_pool,
+    "upsample": _upsample,
     "affine": _affine,
     "flatten": lambda node: _nn().Flatten(),
     "relu": lambda node: _nn().ReLU(),

@@ -138,3 +138,28 @@ def test_a_residual_network_matches_pytorch():
 def test_an_inception_style_network_matches_pytorch():
     errors = compare(INCEPTION)
     assert len(errors) == 1 + 2 * 11
+
+
+# Issue 10's single-input additions: upsample, global_pool (avg and max), and windows whose partial last window
+# is only padding (3x3 stride 2 pad 1 on 12 and 10) or rows the stride skips (1x1 stride 2 on 12, a fused
+# max pool 2 stride 3 on 12), which netlang now takes without 'round floor', as PyTorch's floor does.
+NEW_OPS = (
+    "input 3x12x12\n"
+    "conv 6 3x3 stride 2 pad 1 -> relu -> upsample 2 -> conv 5 3x3 pad 1 -> relu -> pool 2 stride 3\n"
+    "upsample 2x3 -> conv 4 1x1 stride 2 -> global_pool -> affine 7 -> softmax\n"
+)
+GLOBAL_MAX = (
+    "input 2x10x10\n"
+    "conv 4 3x3 stride 2 pad 1 -> elu -> pool avg 3 stride 2 pad 1 -> global_pool max -> affine 5 -> softmax\n"
+)
+
+
+def test_upsample_global_pool_and_padding_only_partial_windows_match_pytorch():
+    model = build(compile_ir(NEW_OPS))
+    assert [layer.out_shape for layer in model.layers if layer.node["op"] != "relu"] == [
+        (6, 6, 6), (6, 12, 12), (5, 12, 12), (5, 4, 4), (5, 8, 12), (4, 4, 6), (4,), (7,), (7,),
+    ]
+    errors = compare(NEW_OPS, batch=5)
+    assert set(errors) == {"outputs", "conv1.W", "conv1.b", "conv2.W", "conv2.b", "conv3.W", "conv3.b",
+                           "affine1.W", "affine1.b"}
+    compare(GLOBAL_MAX, batch=6)
