@@ -6,7 +6,7 @@ model's loss_and_gradients shards large batches over threads; see netlang/backen
     python bench/layer_profile.py specs/deep_convnet.net [--steps 30] [--batch 100] [--threads 2]
     (netlang installed, e.g. `pip install -e .`, or PYTHONPATH=. from the repository root)
 
-Layers are listed in the order the model runs them (see netlang/backend/schedule.py), each with its conv
+Layers are listed in the order the model runs them (see netlang/backend/plan.py), each with its conv
 column layout where it has one ("+relu": it applies the relu after it itself, which is then not listed).
 Times are in ms; the first few steps (warm-up) are left out.
 """
@@ -27,9 +27,20 @@ import numpy as np  # noqa: E402
 WARMUP = 5
 
 
+def timed(method, times: list[float]):
+    """`method`, appending the seconds each call takes to `times`."""
+
+    def call(*args):
+        start = time.perf_counter()
+        result = method(*args)
+        times.append(time.perf_counter() - start)
+        return result
+
+    return call
+
+
 def main() -> None:
     from netlang.backend import build
-    from netlang.backend.losses import LOSSES
     from netlang.language.compiler import compile_ir
     from netlang.train.optimizers import Adam
 
@@ -48,21 +59,12 @@ def main() -> None:
     forward = {layer.name: [] for layer in model.body}
     backward = {layer.name: [] for layer in model.body}
     update = []
-    # model.loss_and_gradients, unrolled to time each layer.
+    for layer in model.body:  # each layer's forward and backward timed where the model calls them
+        layer.forward = timed(layer.forward, forward[layer.name])
+        layer.backward = timed(layer.backward, backward[layer.name])
+    model.max_shards = 1
     for _ in range(WARMUP + args.steps):
-        out = model._input(x)
-        for layer in model.body:
-            start = time.perf_counter()
-            out = layer.forward(out, True)
-            forward[layer.name].append(time.perf_counter() - start)
-        _, _, dout = LOSSES[model.loss_name](out, t)
-        for layer in reversed(model.body):
-            start = time.perf_counter()
-            dout = layer.backward(dout)
-            backward[layer.name].append(time.perf_counter() - start)
-            if dout is None:
-                break
-        grads = {f"{layer.name}.{k}": layer.grads[k] for layer in model.layers for k in layer.params}
+        _, grads, _ = model.loss_and_gradients(x, t)
         start = time.perf_counter()
         optimizer.update(model.params, grads)
         update.append(time.perf_counter() - start)

@@ -35,7 +35,13 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
-NETS = {"simple": "simple_convnet.net", "deep": "deep_convnet.net"}
+NETS = {
+    "simple": "simple_convnet.net",
+    "deep": "deep_convnet.net",
+    "resnet": "resnet.net",
+    "inception": "inception.net",
+    "densenet": "densenet.net",
+}
 BATCH = 100
 ROUND_STEPS = 5
 # Idle thread-pool workers spin for a while after their last task (OpenBLAS's for about 0.1 s), taking the
@@ -63,8 +69,15 @@ def netlang_step_fn(net: str):
 
 
 def torch_model(net: str):
+    """The PyTorch network: SimpleConvNet and DeepConvNet written out; the graph examples lowered by netlang's
+    torch target (netlang/targets/torch_modules.py), layer for layer, without the softmax (it is in the loss)."""
     import torch.nn as nn
 
+    if net not in ("simple", "deep"):
+        from netlang.language.compiler import compile_ir
+        from netlang.targets.torch_modules import lower_network
+
+        return lower_network(compile_ir(SPECS / NETS[net])["layers"][:-1])
     if net == "simple":
         return nn.Sequential(
             nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
@@ -162,7 +175,8 @@ def measure_memory(framework: str, net: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per framework and net (30)")
-    parser.add_argument("--nets", default="simple,deep", help="comma-separated: simple, deep")
+    parser.add_argument("--nets", default="simple,deep,resnet",
+                        help="comma-separated: simple, deep, resnet, inception, densenet")
     parser.add_argument("--threads", default=THREADS, help="BLAS/PyTorch threads for both (2)")
     parser.add_argument("--memory-worker", choices=("netlang", "pytorch"), help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -39,17 +39,21 @@ def parse_inits(text: str | None) -> list[str]:
 
 
 def layer_outputs(model: Any, x: np.ndarray) -> list[tuple[dict[str, Any], np.ndarray]]:
-    """(IR node, output) of every layer for the batch x.
+    """(IR node, output) of every layer for the batch x, branch layers included, in IR order.
 
     Dropout is off (inference mode), so the picture shows the activations themselves; batchnorm normalises
-    with the batch's statistics (training mode), as it does while the network learns.
+    with the batch's statistics (training mode), as it does while the network learns. Every layer runs on its
+    own (the model is replanned without fusions), so each output is that layer's.
     """
-    out = np.asarray(x, dtype=model.dtype)
+    model.replan(())
+    values = {"input": np.asarray(x, dtype=model.dtype)}
     outputs = []
     for layer in model.layers:
-        out = layer.forward(out, layer.node["op"] == "batchnorm")
+        inputs = [values[name] for name in layer.node["inputs"]]
+        out = layer.forward(inputs if layer.merge else inputs[0], layer.node["op"] == "batchnorm")
         # A copy: the backend may hand out views of work buffers that a later layer reuses.
-        outputs.append((layer.node, out.copy()))
+        values[layer.name] = out.copy()
+        outputs.append((layer.node, values[layer.name]))
     return outputs
 
 

@@ -249,13 +249,9 @@ class _Lowering:
             bindings=tuple(zip((str(param) for param in block.params), args, strict=True)),
             blocks=(*scope.blocks, str(keyword)),
         )
-        outer_counters, self.counters = self.counters, Counter()  # layers are numbered within each use
-        try:
-            current = source
-            for pipeline in block.body:
-                current = self.pipeline(pipeline, inner, current)
-        finally:
-            self.counters = outer_counters
+        current = source
+        for pipeline in block.body:
+            current = self.pipeline(pipeline, inner, current)
         return current
 
     def substitute(self, token: Token, scope: _Scope) -> Token:

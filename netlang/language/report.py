@@ -67,17 +67,22 @@ def _folded(layers: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
             members[group] = []
             rows.append({"name": group, "group": True, "depth": depth})
         members[group].append(layer)
+    folded_into = {layer["name"]: group for group, inside in members.items() for layer in inside}
     for row in rows:
         if row.get("group"):
             inside = members[row["name"]]
             names = {layer["name"] for layer in inside}
             row.update({
                 "text": f"({len(inside)} layer{'s' if len(inside) != 1 else ''})",
-                "inputs": list(dict.fromkeys(n for layer in inside for n in layer["inputs"] if n not in names)),
+                "inputs": list(dict.fromkeys(
+                    folded_into.get(n, n) for layer in inside for n in layer["inputs"] if n not in names
+                )),
                 "out_shape": inside[-1]["out_shape"],
                 "params": sum(layer["params"] for layer in inside),
                 "macs": sum(layer["macs"] for layer in inside),
             })
+        else:
+            row["inputs"] = [folded_into.get(name, name) for name in row["inputs"]]
     return rows
 
 

@@ -144,10 +144,11 @@ class Op:
         )
 
 
-def layer_text(op: Op, args: Args) -> str:
+def layer_text(op: Op, args: Args, compact: bool = False) -> str:
     """An IR layer's op and args as spec text (`conv 30 5x5 stride 2x2`), which lowers back to the same args.
 
-    Positional arguments are always written, options only where they differ from their defaults.
+    Positional arguments are always written, options only where they differ from their defaults; `compact`
+    writes a square option size as one number (`stride 2`).
     """
     words = [op.name]
     for arg in op.positional:
@@ -156,12 +157,14 @@ def layer_text(op: Op, args: Args) -> str:
     for arg in op.options:
         value = args.get(arg.name)
         if value is not None and value != arg.default_for(args):
-            words += [arg.name, _value_text(value)]
+            words += [arg.name, _value_text(value, compact)]
     return " ".join(words)
 
 
-def _value_text(value: Any) -> str:
+def _value_text(value: Any, compact: bool = False) -> str:
     if isinstance(value, list):
+        if compact and len(set(value)) == 1:
+            return str(value[0])
         return "x".join(map(str, value))
     if isinstance(value, float):
         short = f"{value:g}"
@@ -173,10 +176,13 @@ def _value_text(value: Any) -> str:
 
 
 def describe(shape: Shape) -> str:
-    """A shape in words: 'a 30×24×24 image' or 'a vector of 100'."""
+    """A shape in words: 'a 30×24×24 image', 'an 8×4×4 image' or 'a vector of 100'."""
     if len(shape) == 1:
         return f"a vector of {shape[0]}"
-    return f"a {'×'.join(map(str, shape))} image"
+    first = str(shape[0])
+    # "an" before eight, eleven and eighteen (and eighty, eleven thousand, ...)
+    vowel = first.startswith("8") or (first[:2] in ("11", "18") and len(first) % 3 == 2)
+    return f"{'an' if vowel else 'a'} {'×'.join(map(str, shape))} image"
 
 
 def window_out(size: int, kernel: int, stride: int, pad: int, rounding: str, axis: str) -> int:
