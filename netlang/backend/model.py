@@ -12,7 +12,7 @@ import numpy as np
 from netlang.backend.base import Layer, Workspace
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
-from netlang.backend.parallel import MAX_SHARDS, run_in_threads, shard_count, single_threaded_blas
+from netlang.backend.parallel import MAX_SHARDS, ShardSync, run_in_threads, shard_count, single_threaded_blas
 from netlang.backend.plan import NETWORK_INPUT, PLAN_PASSES, Plan, PlanPass, Step, make_plan
 from netlang.errors import DataError, SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
@@ -60,9 +60,7 @@ class Model:
         self.workspace = workspace
         self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
         self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
-        # Shards cannot split a step whose layers use statistics of the whole batch; they need generators of
-        # their own where layers draw random numbers.
-        self._batch_statistics = any(layer.batch_statistics for layer in layers)
+        # Where layers draw random numbers, the shards of a step need generators of their own.
         self._draws_random = any(layer.draws_random for layer in layers)
         self.replan(passes)
 
@@ -149,12 +147,22 @@ class Model:
         outputs, _ = self._in_shards(shards, len(x), lambda copy, part: copy.forward(x[part], train=False))
         return np.concatenate(outputs)
 
-    def _in_shards(self, shards: int, n: int, task) -> tuple[list, list[int]]:
+    def _in_shards(self, shards: int, n: int, task, syncs: list[ShardSync] = ()) -> tuple[list, list[int]]:
         """(task(copy, part) for each of `shards` even slices `part` of range(n), each on its own thread with
-        its own copy of the layers and BLAS single-threaded; the slices' sizes)."""
+        its own copy of the layers and BLAS single-threaded; the slices' sizes). A task that fails aborts the
+        `syncs`, so that the shards waiting there stop too."""
         bounds = np.linspace(0, n, shards + 1).round().astype(int).tolist()
         parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
-        tasks = [partial(task, copy, part) for copy, part in zip(self._shard_copies(shards), parts, strict=True)]
+
+        def guarded(copy: Model, part: slice):
+            try:
+                return task(copy, part)
+            except BaseException:
+                for sync in syncs:
+                    sync.abort()
+                raise
+
+        tasks = [partial(guarded, copy, part) for copy, part in zip(self._shard_copies(shards), parts, strict=True)]
         with single_threaded_blas():
             return run_in_threads(tasks), [part.stop - part.start for part in parts]
 
@@ -170,10 +178,10 @@ class Model:
         """One training-mode forward and backward -> (mean loss, grads keyed like params, outputs).
 
         A large enough batch is split into shards that run on threads of their own (see parallel.py), unless
-        the network has batchnorm, whose statistics are the whole batch's, or `max_shards` is 1.
+        `max_shards` is 1. Batchnorm layers combine their statistics across the shards (ShardSync).
         """
         shards = min(shard_count(len(x)), self.max_shards)
-        if shards > 1 and not self._batch_statistics:
+        if shards > 1:
             return self._sharded_loss_and_gradients(x, t, shards)
         return self._loss_and_gradients(x, t)
 
@@ -188,7 +196,21 @@ class Model:
         if self._draws_random:
             for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
                 copy.rng = np.random.default_rng(seed)
-        results, sizes = self._in_shards(shards, len(x), lambda copy, part: copy._loss_and_gradients(x[part], t[part]))
+        syncs = []
+        for position, layer in enumerate(self.layers):
+            if layer.batch_statistics:  # the shards' copies of this layer share one ShardSync for this step
+                syncs.append(ShardSync(shards))
+                for index, copy in enumerate(copies):
+                    copy.layers[position].sync, copy.layers[position].shard = syncs[-1], index
+        try:
+            results, sizes = self._in_shards(
+                shards, len(x), lambda copy, part: copy._loss_and_gradients(x[part], t[part]), syncs
+            )
+        finally:
+            for copy in copies:
+                for position, layer in enumerate(self.layers):
+                    if layer.batch_statistics:
+                        copy.layers[position].sync, copy.layers[position].shard = None, 0
         weights = [size / len(x) for size in sizes]  # Python floats keep float32 products float32
         loss = sum(weight * part_loss for weight, (part_loss, _, _) in zip(weights, results, strict=True))
         grads = {}

@@ -13,6 +13,7 @@ BLAS threads are read and limited with threadpoolctl. Without it, or with one BL
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -73,4 +74,34 @@ def run_in_threads(tasks: list) -> list:
         with np.errstate(**errors):
             return task()
 
-    return [future.result() for future in [_pool.submit(under_callers_errstate, task) for task in tasks]]
+    futures = [_pool.submit(under_callers_errstate, task) for task in tasks]
+    errors = [error for error in (future.exception() for future in futures) if error is not None]
+    if errors:  # a task that failed broke its partners' barriers (ShardSync): raise its error, not theirs
+        raise next((error for error in errors if not isinstance(error, threading.BrokenBarrierError)), errors[0])
+    return [future.result() for future in futures]
+
+
+class ShardSync:
+    """Totals over the shards of one training step, for a layer whose statistics are the whole batch's
+    (batchnorm): each shard's copy of the layer hands in its part and gets the sum of all parts back.
+
+    Every shard adds the parts up in the same order, so all get the same total. If one shard fails, abort()
+    releases the others, which then raise threading.BrokenBarrierError instead of waiting for ever.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self._barrier = threading.Barrier(parties)
+        self._parts: list[Any] = [None] * parties
+
+    def total(self, index: int, part: Any) -> Any:
+        """The sum over all shards of `part` (this shard's, the index-th)."""
+        self._parts[index] = part
+        self._barrier.wait()
+        total = self._parts[0]
+        for other in self._parts[1:]:
+            total = total + other
+        self._barrier.wait()  # everyone has read the parts before any shard hands in its next one
+        return total
+
+    def abort(self) -> None:
+        self._barrier.abort()

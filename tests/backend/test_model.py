@@ -384,7 +384,7 @@ def test_a_sharded_step_gives_the_serial_step_s_loss_gradients_and_outputs(two_b
     assert len(sharded._copies) == 2 and not serial._copies
 
 
-def test_sharded_dropout_follows_the_seed_and_batchnorm_or_small_batches_are_not_sharded(two_blas_threads):
+def test_sharded_dropout_follows_the_seed_and_small_batches_are_not_sharded(two_blas_threads):
     x, labels = np.random.default_rng(0).standard_normal((70, 4, 8, 8)), np.arange(70) % 10
     dropout_spec = SHARDED_SPEC.format(extra="dropout 0.5 -> ")
     first, second = net(dropout_spec), net(dropout_spec)
@@ -395,12 +395,57 @@ def test_sharded_dropout_follows_the_seed_and_batchnorm_or_small_batches_are_not
     assert not np.array_equal(steps[0], steps[1])  # ... and each step new ones
     assert steps[0].dtype == np.float32  # shards' gradients averaged without leaving float32
     assert len(first._copies) == 2
-    normed = net("input 4x8x8\nconv 6 3x3 pad 1 -> batchnorm -> relu -> affine 10 -> softmax\n")
-    normed.loss_and_gradients(x, labels)
     small = net(SHARDED_SPEC.format(extra=""))
     small.loss_and_gradients(x[:40], labels[:40])  # under two shards of MIN_SHARD
-    assert not normed._copies and not small._copies
+    assert not small._copies
 
+
+BATCHNORM_SPECS = [
+    "input 4x8x8\nconv 6 3x3 pad 1 -> batchnorm -> relu -> pool 2 -> affine 12 -> batchnorm -> relu -> affine 10"
+    " -> softmax\n",
+    "input 3x8x8\nconv 4 3x3 pad 1 -> batchnorm -> relu\n(conv 4 3x3 pad 1 -> batchnorm + identity) -> relu"
+    " -> affine 10 -> softmax\n",
+]
+
+
+@pytest.mark.parametrize("spec", BATCHNORM_SPECS, ids=["chain", "residual"])
+def test_sharded_batchnorm_steps_use_the_whole_batch_s_statistics(two_blas_threads, spec):
+    sharded, serial = net(spec, dtype="float64"), net(spec, dtype="float64")
+    serial.max_shards = 1
+    rng = np.random.default_rng(0)
+    for params in zip(sharded.params.values(), serial.params.values(), strict=True):  # biases off zero
+        noise = 0.1 * rng.standard_normal(params[0].shape)
+        params[0][...] += noise
+        params[1][...] += noise
+    for _ in range(2):  # running averages and gradients, step after step
+        x, labels = rng.standard_normal((70, *sharded.ir["input"]["shape"])), rng.integers(0, 10, 70)
+        loss_a, grads_a, out_a = sharded.loss_and_gradients(x, labels)
+        loss_b, grads_b, out_b = serial.loss_and_gradients(x, labels)
+        assert len(sharded._copies) == 2 and not serial._copies
+        assert loss_a == pytest.approx(loss_b, rel=1e-12)
+        np.testing.assert_allclose(out_a, out_b, rtol=1e-10, atol=1e-13)
+        for name in grads_a:
+            np.testing.assert_allclose(grads_a[name], grads_b[name], rtol=1e-9, atol=1e-12, err_msg=name)
+        for name in sharded.buffers:
+            np.testing.assert_allclose(sharded.buffers[name], serial.buffers[name], rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(sharded.predict(x), serial.predict(x), rtol=1e-10)
+
+
+def test_a_failing_shard_stops_its_partners_instead_of_leaving_them_waiting(two_blas_threads):
+    model = net(BATCHNORM_SPECS[0])
+    x, labels = np.random.default_rng(0).standard_normal((70, 4, 8, 8)), np.arange(70) % 10
+    model.loss_and_gradients(x, labels)  # makes the shards' copies
+
+    def fail(x, train):
+        raise RuntimeError("shard 2 fails before its batchnorm")
+
+    model._copies[1].layers[0].forward = fail  # shard 1 waits at batchnorm for a partner that never comes
+    with pytest.raises(RuntimeError, match="shard 2 fails"):  # its own error, not the partner's broken barrier
+        model.loss_and_gradients(x, labels)
+    del model._copies[1].layers[0].forward
+    assert all(copy.layers[1].sync is None for copy in model._copies)  # the copies are ready for the next step
+    loss, _, _ = model.loss_and_gradients(x, labels)
+    assert np.isfinite(loss)
 
 def test_sharded_inference_gives_the_serial_outputs_batchnorm_and_all(two_blas_threads):
     spec = "input 4x8x8\nconv 6 3x3 pad 1 -> batchnorm -> relu -> pool 2 -> affine 10 -> dropout 0.5 -> softmax\n"
