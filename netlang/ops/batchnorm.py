@@ -9,85 +9,91 @@ ShardSync, so every shard normalises with the whole batch's statistics, as one p
 
 from __future__ import annotations
 
-from netlang.backend.base import Layer
+from netlang.backend.base import Layer, Slot, channel_sums, memory_order
 from netlang.lazy import numpy as np
 from netlang.ops.base import Arg, Op, Param, per_channel
 
 
 class BatchNorm(Layer):
+    """forward keeps x_hat (its own work array) and the per-channel 1/std; backward reads nothing else, so the
+    arrays it is handed and returns may live in shared buffers (keeps_no_io).
+
+    Per-channel sums are BLAS matrix-vector products (channel_sums). backward needs no pass for the means of
+    dx_hat and dx_hat * x_hat: with dx_hat = gamma * dout they are gamma times the sums that give beta's and
+    gamma's gradients, so dx = gamma / std * (dout - (sum(dout) + x_hat * sum(dout * x_hat)) / M).
+    """
+
+    keeps_no_io = True
     batch_statistics = True
     # Set by the model for a sharded step: the shards' common ShardSync and this shard's index in it.
     sync = None
     shard = 0
 
-    def _axes(self, x) -> tuple[int, ...]:
-        return (0,) + tuple(range(2, x.ndim))
-
     def _per_channel(self, values, ndim: int):
         return values.reshape((-1,) + (1,) * (ndim - 2))
+
+    def _total(self, part):
+        """The sum of a per-channel array over the whole batch: this shard's part, or all shards' parts."""
+        return part if self.sync is None else self.sync.total(self.shard, part)
 
     def forward(self, x, train):
         eps = self.args.get("eps", 1e-5)
         gamma = self._per_channel(self.params["gamma"], x.ndim)
         beta = self._per_channel(self.params["beta"], x.ndim)
         mean_buf, var_buf = self.buffers["running_mean"], self.buffers["running_var"]
+        out = self.output(x.shape, x.dtype, x, train, memory_order(x))
         if not train:
             scale = gamma / np.sqrt(self._per_channel(var_buf, x.ndim) + eps)
-            return (x - self._per_channel(mean_buf, x.ndim)) * scale + beta
-        axes = self._axes(x)
-        if self.sync is None:
-            mean = x.mean(axis=axes, keepdims=True)
-            centred = x - mean
-            var = (centred * centred).mean(axis=axes, keepdims=True)
-        else:
-            mean, centred, var = self._whole_batch_statistics(x, axes)
-        self.inv_std = 1.0 / np.sqrt(var + eps)
-        self.x_hat = centred * self.inv_std
-        momentum = self.args.get("momentum", 0.9)
-        if self.shard != 0:  # the buffers are shared: one shard updates them for the whole batch
-            return self.x_hat * gamma + beta
-        mean_buf *= momentum
-        mean_buf += (1 - momentum) * mean.reshape(-1)
-        var_buf *= momentum
-        var_buf += (1 - momentum) * var.reshape(-1)
-        return self.x_hat * gamma + beta
+            np.subtract(x, self._per_channel(mean_buf, x.ndim).astype(x.dtype), out=out)
+            out *= scale.astype(x.dtype)
+            out += beta
+            return out
+        count = x.size // x.shape[1]  # values per channel in this part of the batch
+        totals = self._total(np.concatenate([[count], channel_sums(x)]))  # in float64
+        self.batch_count = totals[0]
+        self.batch_share = count / totals[0]  # this shard's share of the batch (1 unsharded)
+        mean = totals[1:] / totals[0]
+        x_hat = self.scratch_like("x_hat", x, x.dtype)
+        np.subtract(x, self._per_channel(mean, x.ndim).astype(x.dtype), out=x_hat)
+        squares = np.multiply(x_hat, x_hat, out=out)  # out as a work array, before it holds the output
+        var = self._total(channel_sums(squares)) / totals[0]
+        self.inv_std = self._per_channel(1.0 / np.sqrt(var + eps), x.ndim).astype(x.dtype)
+        x_hat *= self.inv_std
+        self.x_hat = x_hat
+        np.multiply(x_hat, gamma, out=out)
+        out += beta
+        if self.shard == 0:  # the buffers are shared between shards: one updates them for the whole batch
+            momentum = self.args.get("momentum", 0.9)
+            mean_buf *= momentum
+            mean_buf += (1 - momentum) * mean.astype(mean_buf.dtype)
+            var_buf *= momentum
+            var_buf += (1 - momentum) * var.astype(var_buf.dtype)
+        return out
 
     def backward(self, dout):
-        axes = self._axes(dout)
-        self.grads["gamma"] = (dout * self.x_hat).sum(axis=axes)
-        self.grads["beta"] = dout.sum(axis=axes)
+        x_hat = self.x_hat
+        product = np.multiply(dout, x_hat, out=self.workspace.array(Slot.PRODUCT, dout.shape, dout.dtype))
+        sum_dout, sum_dout_x_hat = channel_sums(dout), channel_sums(product)
+        self.grads["gamma"] = sum_dout_x_hat
+        self.grads["beta"] = sum_dout
         if not self.needs_input_grad:
             return None
-        gamma = self._per_channel(self.params["gamma"], dout.ndim)
-        dx_hat = dout * gamma
-        if self.sync is not None:
-            return self._whole_batch_input_grad(dx_hat, axes)
-        mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
-        mean_dx_hat_x_hat = (dx_hat * self.x_hat).mean(axis=axes, keepdims=True)
-        return (dx_hat - mean_dx_hat - self.x_hat * mean_dx_hat_x_hat) * self.inv_std
-
-    def _whole_batch_statistics(self, x, axes):
-        """(mean, x - mean, biased variance) per channel over every shard's part of the batch."""
-        count = x.size // x.shape[1]
-        totals = self.sync.total(self.shard, np.concatenate([[count], x.sum(axis=axes)]))
-        self.batch_count = totals[0]  # per channel, over the whole batch
-        self.batch_fraction = count / totals[0]  # this shard's share of the batch
-        mean = self._per_channel(totals[1:] / totals[0], x.ndim).astype(x.dtype)
-        centred = x - mean
-        squares = self.sync.total(self.shard, (centred * centred).sum(axis=axes))
-        return mean, centred, self._per_channel(squares / totals[0], x.ndim).astype(x.dtype)
-
-    def _whole_batch_input_grad(self, dx_hat, axes):
-        """The input gradient with the means over the whole batch. A shard's dout is that of its own mean
-        loss: scaled by its share of the batch it is the whole loss's, and the gradient returned is scaled back."""
-        share = self.batch_fraction
-        channels = dx_hat.shape[1]
-        sums = self.sync.total(
-            self.shard, np.concatenate([share * dx_hat.sum(axis=axes), share * (dx_hat * self.x_hat).sum(axis=axes)])
-        )
-        mean_dx_hat = self._per_channel(sums[:channels] / self.batch_count, dx_hat.ndim).astype(dx_hat.dtype)
-        mean_dx_hat_x_hat = self._per_channel(sums[channels:] / self.batch_count, dx_hat.ndim).astype(dx_hat.dtype)
-        return (dx_hat - (mean_dx_hat + self.x_hat * mean_dx_hat_x_hat) / dx_hat.dtype.type(share)) * self.inv_std
+        # A shard's dout is that of its own mean loss; scaled by its share it is the whole loss's, and the
+        # means over the whole batch come from the sum of the shards' scaled parts.
+        share = self.batch_share
+        totals = self._total(np.concatenate([share * sum_dout, share * sum_dout_x_hat]))
+        channels = dout.shape[1]
+        ndim = dout.ndim
+        per_value = self.batch_count * share
+        shift = self._per_channel(totals[:channels] / per_value, ndim).astype(dout.dtype)
+        slope = self._per_channel(totals[channels:] / per_value, ndim).astype(dout.dtype)
+        gamma = self._per_channel(self.params["gamma"], ndim)
+        dx = self.input_grad(dout.shape, dout.dtype, dout, memory_order(dout))
+        np.multiply(x_hat, -slope, out=dx)
+        dx += dout
+        dx -= shift
+        dx *= gamma * self.inv_std
+        return dx
 
 
 OP = Op(
