@@ -346,15 +346,14 @@ class NpzArchive:
     @contextmanager
     def _opened(self, name: str) -> Iterator[BinaryIO]:
         """Member `name` open for reading; the zip layer's exceptions become a DamagedArchive naming it."""
-        what = _member_words(name)
         try:
             with self._zip.open(self._infos[name]) as stream:
                 yield stream  # type: ignore[misc]
         except MemoryError:
-            raise DataError(f"{what} does not fit in memory", file=self.path) from None
+            raise DataError(f"{_member_words(name)} does not fit in memory", file=self.path) from None
         except DAMAGED_ARCHIVE as error:
             reason = reason_of(error)
-            raise DamagedArchive(f"{what} is damaged ({reason})", reason, file=self.path) from None
+            raise DamagedArchive(f"{_member_words(name)} is damaged ({reason})", reason, file=self.path) from None
 
 
 def _member_words(name: str) -> str:
