@@ -339,7 +339,7 @@ class NpzArchive:
         with self._opened(name) as stream:
             stream.read(header.data_offset)  # the header, checked already
             array = read_data(stream, header, header.nbytes, budget=budget, file=self.path, what=what)
-            if stream.read(1):  # header() matched the sizes, so only a lying zip entry gets here
+            if stream.read(1):  # reaches the member's end, where zipfile checks the CRC; header() matched sizes
                 raise self._refuse(_trailing(what, header))
         return array
 
@@ -382,5 +382,6 @@ def read_npz(
                     budget -= arrays[name].nbytes
             return arrays, archive.names
     except DamagedArchive as error:
-        # Arrays read as a whole file are refused as a whole file (zipfile's reason names the member).
+        # Data files have always been refused as a whole for zip-level damage (tests/data pin these words);
+        # zipfile's reason names the member.
         raise DataError(f"is not a readable NumPy .npz archive ({error.reason})", file=str(path)) from None
