@@ -6,7 +6,7 @@
 
 Every problem with a data file is a netlang.errors.DataError naming the file or source. Sizes a file
 declares are checked against netlang.limits before anything is allocated, inflated or decoded, and nothing
-is ever unpickled (netlang.data.npy reads .npy and .npz files itself).
+is ever unpickled (netlang.npz reads .npy and .npz files itself).
 """
 
 from netlang.data.check import check_against, match_input_shape, split_validation

@@ -21,8 +21,8 @@ from typing import BinaryIO
 import numpy as np
 
 from netlang import limits
-from netlang.data.npy import extent
 from netlang.errors import DataError
+from netlang.npz import extent
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 1 << 20

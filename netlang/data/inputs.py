@@ -11,9 +11,9 @@ import numpy as np
 from netlang import limits
 from netlang.data.check import is_one_channel_layout
 from netlang.data.dataset import pixels_to_float
-from netlang.data.npy import read_npy, read_npz
 from netlang.data.png import decode_png, png_size, read_png_bytes
 from netlang.errors import DataError
+from netlang.npz import read_npy, read_npz
 
 SUFFIXES = (".npy", ".npz", ".png")
 NPZ_INPUT_KEY = "x"
@@ -45,7 +45,7 @@ def _read_one(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarray:
     if suffix == ".png":
         return _read_png_input(path, input_shape)
     if suffix == ".npy":
-        array, what = read_npy(path), "the array"
+        array, what = read_npy(path, budget=limits.max_data_bytes()), "the array"
     elif suffix == ".npz":
         array, what = _first_npz_array(path)
     else:
@@ -64,12 +64,12 @@ def _read_one(path: Path, input_shape: tuple[int, ...] | None) -> np.ndarray:
 
 def _first_npz_array(path: Path) -> tuple[np.ndarray, str]:
     """The array 'x' of the .npz at `path`, else its first array, with words naming it in a DataError."""
-    arrays, names = read_npz(path, wanted=(NPZ_INPUT_KEY,))
+    arrays, names = read_npz(path, wanted=(NPZ_INPUT_KEY,), budget=limits.max_data_bytes())
     if not names:
         raise DataError(f"holds no arrays; expected an array named '{NPZ_INPUT_KEY}'", file=str(path))
     name = NPZ_INPUT_KEY if NPZ_INPUT_KEY in arrays else names[0]
     if name not in arrays:
-        arrays, _ = read_npz(path, wanted=(name,))
+        arrays, _ = read_npz(path, wanted=(name,), budget=limits.max_data_bytes())
     return arrays[name], f"array '{name}'"
 
 

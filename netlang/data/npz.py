@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from netlang.data.dataset import Dataset, labels_to_int, pixels_to_float
-from netlang.data.npy import read_npz
 from netlang.errors import DataError
-from netlang.limits import MAX_CLASSES
+from netlang.limits import MAX_CLASSES, max_data_bytes
+from netlang.npz import read_npz
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test", "y_test")
 CLASSES_KEY = "classes"
@@ -20,7 +20,7 @@ CLASSES_KEY = "classes"
 
 def load_npz_dataset(path: str) -> Dataset:
     """The data set stored in the .npz at `path`; integer images are scaled by 1/255; raises DataError."""
-    arrays, names = read_npz(path, wanted=(*REQUIRED_KEYS, CLASSES_KEY))
+    arrays, names = read_npz(path, wanted=(*REQUIRED_KEYS, CLASSES_KEY), budget=max_data_bytes())
     missing = [key for key in REQUIRED_KEYS if key not in arrays]
     if missing:
         found = ", ".join(sorted(names)) or "no arrays"

@@ -27,16 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from netlang.backend.checkpoint import (
-    NpzMembers,
-    check_finite,
-    check_tensor,
-    read_json_member,
-    read_text_member,
-    shown,
-)
+from netlang.backend.checkpoint import check_finite, check_tensor, read_json_member, read_text_member
 from netlang.errors import DataError
 from netlang.limits import MAX_COUNT
+from netlang.npz import NpzArchive, shown
 from netlang.train.files import write_npz
 
 FORMAT = "netlang-checkpoint-1"
@@ -83,7 +77,7 @@ def load_checkpoint(path: Path, ir: dict[str, Any] | None = None) -> Checkpoint:
     where = str(path)
     if not path.is_file():
         raise DataError(f"no checkpoint at '{path}' (expected the checkpoint.npz of a training run)")
-    with NpzMembers(path) as archive:
+    with NpzArchive(path) as archive:
         members = archive.members
         if "format" not in members or read_text_member(archive, "format") != FORMAT:
             raise DataError(f"'{path}' is not a netlang training checkpoint (expected format {FORMAT})")
@@ -128,7 +122,7 @@ def load_checkpoint(path: Path, ir: dict[str, Any] | None = None) -> Checkpoint:
     return Checkpoint(model=model, optimizer=optimizer, epoch=epoch, step=step, state=state, ir=saved_ir)
 
 
-def _count(archive: NpzMembers, name: str) -> int:
+def _count(archive: NpzArchive, name: str) -> int:
     """A 0-d integer member that counts something (epochs, steps): DataError unless it is one, >= 0."""
     member = archive.members.get(name)
     if member is None:
@@ -155,7 +149,7 @@ def tensor_shapes(ir: dict[str, Any], buffers: bool = True) -> dict[str, tuple[i
     return shapes
 
 
-def _check_shapes(archive: NpzMembers, names: list[str], expected: dict[str, tuple[int, ...]], prefix: str) -> None:
+def _check_shapes(archive: NpzArchive, names: list[str], expected: dict[str, tuple[int, ...]], prefix: str) -> None:
     present = {name[len(prefix):] for name in names}
     for name in expected:
         if name not in present:
@@ -168,7 +162,7 @@ def _check_shapes(archive: NpzMembers, names: list[str], expected: dict[str, tup
 
 
 def _check_optimizer(
-    archive: NpzMembers, names: list[str], optimizer: str, params: dict[str, tuple[int, ...]]
+    archive: NpzArchive, names: list[str], optimizer: str, params: dict[str, tuple[int, ...]]
 ) -> None:
     """Optimizer entries: 'steps', then SLOT/PARAM arrays of the optimizer's slots shaped like their parameter."""
     from netlang.train.optimizers import OPTIMIZERS

@@ -153,12 +153,13 @@ def load_weights(model: Model, weights: Path) -> None:
 
     The file's tensors are checked against the model's names and shapes before their data is read.
     """
-    from netlang.backend.checkpoint import NpzMembers, read_checkpoint
+    from netlang.backend.checkpoint import read_checkpoint
+    from netlang.npz import NpzArchive
 
     if not zipfile.is_zipfile(weights):  # else the message would be about a zip's internals
         raise DataError(f"{weights}: not a weights file; expected an .npz archive written by netlang")
-    with NpzMembers(weights) as archive:
-        is_checkpoint = "format" in archive.members
+    with NpzArchive(weights) as archive:
+        is_checkpoint = "format" in archive.names
     if is_checkpoint:
         tensors = load_checkpoint(weights, model.ir).model
     else:

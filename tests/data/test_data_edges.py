@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from netlang.data import Dataset, check_against, load_dataset, read_inputs
-from netlang.data.npy import read_npy, read_npz
 from netlang.errors import DataError
+from netlang.npz import read_npy, read_npz
 
 
 def save_set(path, **changes) -> str:
