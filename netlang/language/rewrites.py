@@ -4,6 +4,10 @@
   before), and the graph is sound: inputs name earlier layers, merges have two or more, names are unique, and
   every layer but the last is read.
 - check_last_only: an op that may only end the network (softmax: the losses expect it there) ends it.
+- check_settings: what `train` and `search` would refuse, refused now: init schemes (std:0) on layers and in
+  the training section, and the search section's ranges (a backwards lr 1e-1:1e-4:log).
+- check_sizes: the network within netlang/limits.py: no layer output (nor the input) above MAX_LAYER_VALUES
+  values, and at most max_params() parameters, before `train` tries to allocate them.
 - insert_implicit_flattens: where an image meets an op that flattens it (affine), a `flatten` layer is put in
   the IR, marked implicit, so reports, weights and every target see the reshape.
 """
@@ -15,7 +19,9 @@ from typing import Any
 
 from netlang.errors import SchemaError, ShapeError
 from netlang.language.infer import NETWORK_INPUT, annotate
+from netlang.limits import MAX_LAYER_VALUES, MAX_PARAMS_VARIABLE, max_params, raise_hint
 from netlang.ops import OPS
+from netlang.ops.base import describe
 
 IR_VERSION = 2
 
@@ -65,6 +71,58 @@ def check_last_only(ir: dict[str, Any], filename: str | None = None) -> dict[str
                 f"{layer['op']} may only be the last layer (the losses expect it there); "
                 f"'{layer['name']}' is followed by '{following['name']}'"
             ).at(layer.get("pos"), ir.get("source") or filename)
+    return ir
+
+
+def check_settings(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
+    """The IR unchanged; SchemaError at the first init scheme or search range that `train` or `search`
+    would refuse, with the message they give."""
+    from netlang.experiments.ranges import ranges_of  # the search's own check of its ranges
+    from netlang.initializers import check_scheme
+
+    source = ir.get("source") or filename
+    for layer in ir["layers"]:
+        if "init" in layer["args"]:
+            try:
+                check_scheme(layer["args"]["init"])
+            except SchemaError as err:
+                pos = layer.get("arg_pos", {}).get("init") or layer.get("pos")
+                raise err.at(pos, source) from None
+    setting = ir.get("train", {}).get("init")
+    if setting is not None:
+        try:
+            check_scheme(setting["value"])
+        except SchemaError as err:
+            raise err.at(setting.get("pos"), source) from None
+    if ir.get("search"):
+        ranges_of(ir, [])
+    return ir
+
+
+def check_sizes(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
+    """A shape-inferred IR unchanged; ShapeError at the input or the first layer whose output holds more
+    than MAX_LAYER_VALUES values per sample, or at the layer that takes the network past max_params()."""
+    source = ir.get("source") or filename
+    shape = ir["input"]["shape"]
+    if prod(shape) > MAX_LAYER_VALUES:
+        raise ShapeError(
+            f"the input holds {prod(shape):,} values per sample ({describe(shape)}); netlang's limit is "
+            f"{MAX_LAYER_VALUES:,}"
+        ).at(ir["input"].get("pos"), source)
+    limit, params = max_params(), 0
+    for layer in ir["layers"]:
+        values = prod(layer["out_shape"])
+        if values > MAX_LAYER_VALUES:
+            raise ShapeError(
+                f"{layer['name']}: its output holds {values:,} values per sample ({describe(layer['out_shape'])}); "
+                f"netlang's limit is {MAX_LAYER_VALUES:,}"
+            ).at(layer.get("pos"), source)
+        params += layer["params"] + layer["non_trainable"]
+        if params > limit:
+            raise ShapeError(
+                f"{layer['name']}: the network has {params:,} parameters up to here; the limit is {limit:,} "
+                f"({raise_hint(MAX_PARAMS_VARIABLE)})"
+            ).at(layer.get("pos"), source)
     return ir
 
 
