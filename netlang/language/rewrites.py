@@ -5,7 +5,8 @@
   every layer but the last is read.
 - check_last_only: an op that may only end the network (softmax: the losses expect it there) ends it.
 - check_settings: what `train` and `search` would refuse, refused now: init schemes (std:0) on layers and in
-  the training section, and the search section's ranges (a backwards lr 1e-1:1e-4:log).
+  the training section, fields that cannot work together (patience without a validation split), and the
+  search section's ranges (a backwards lr 1e-1:1e-4:log).
 - check_sizes: the network within netlang/limits.py: no layer output (nor the input) above MAX_LAYER_VALUES
   values, and at most max_params() parameters, before `train` tries to allocate them.
 - insert_implicit_flattens: where an image meets an op that flattens it (affine), a `flatten` layer is put in
@@ -19,6 +20,7 @@ from typing import Any
 
 from netlang.errors import SchemaError, ShapeError
 from netlang.language.infer import NETWORK_INPUT, annotate
+from netlang.language.trainfields import combination_problem, resolve_training
 from netlang.limits import MAX_LAYER_VALUES, MAX_PARAMS_VARIABLE, max_params, raise_hint
 from netlang.ops import OPS
 from netlang.ops.base import describe
@@ -94,6 +96,10 @@ def check_settings(ir: dict[str, Any], filename: str | None = None) -> dict[str,
             check_scheme(setting["value"])
         except SchemaError as err:
             raise err.at(setting.get("pos"), source) from None
+    problem = combination_problem(resolve_training(ir))
+    if problem is not None:
+        field, message = problem
+        raise SchemaError(message).at(ir.get("train", {}).get(field, {}).get("pos"), source)
     if ir.get("search"):
         ranges_of(ir, [])
     return ir
