@@ -66,9 +66,16 @@ def _looks_like_path(source: str) -> bool:
     a missing file is then "no such file", not a parse error about its name."""
     if "\n" in source:
         return False
-    if source.endswith((".net", ".json", ".txt")) or Path(source).is_file():
+    if source.endswith((".net", ".json", ".txt")) or _is_file(source):
         return True
     return not source.lstrip().startswith(("input", "#"))
+
+
+def _is_file(name: str) -> bool:
+    try:
+        return Path(name).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or holding a NUL: no file
+        return False
 
 
 def read_source(path: Path) -> str:
@@ -84,6 +91,8 @@ def read_source(path: Path) -> str:
         raise UsageError(f"{path}: is a directory, not a spec file") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
+    except ValueError:  # a NUL in the name
+        raise UsageError(f"{str(path)!r}: not a file name") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
