@@ -278,9 +278,12 @@ class _Lowering:
         total = len(self.layers) + adding
         if total > self.max_layers:
             made = f"{adding:,}" if adding < 10**15 else f"about 10^{len(str(adding)) - 1}"
+            hint = raise_hint(MAX_LAYERS_VARIABLE)
+            if adding == 1:
+                raise self.error(f"the network passes {self.max_layers:,} layers here, its limit ({hint})", where)
             raise self.error(  # counting stops once past the limit: `adding` is at least what it would make
                 f"{what} would make {made} layers or more, and a network may have at most {self.max_layers:,} "
-                f"({raise_hint(MAX_LAYERS_VARIABLE)})",
+                f"({hint})",
                 where,
             )
 

@@ -47,11 +47,22 @@ def test_block_uses_multiply_without_being_expanded():
 def test_the_layer_limit_is_a_setting(monkeypatch):
     monkeypatch.setenv("NETLANG_MAX_LAYERS", "6")
     assert len(compile_ir("input 4\n(affine 4 -> relu) * 3\n")["layers"]) == 6
-    err = refused("input 4\n(affine 4 -> relu) * 3 -> affine 2\n", SpecSyntaxError)
-    assert "at most 6" in err.message
+    err = refused("input 4\n(affine 4 -> relu) * 4\n", SpecSyntaxError)
+    assert "8 layers or more" in err.message and "at most 6" in err.message
     monkeypatch.setenv("NETLANG_MAX_LAYERS", "many")
     with pytest.raises(UsageError, match="NETLANG_MAX_LAYERS must be a whole number"):
         compile_ir("input 4\naffine 2\n")
+
+
+def test_the_layer_limit_holds_for_chains_and_ir_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("NETLANG_MAX_LAYERS", "3")
+    err = refused("input 4\naffine 2 -> affine 2 -> affine 2 -> affine 2\n", SpecSyntaxError)
+    assert (err.line, err.col) == (2, 37) and "passes 3 layers" in err.message
+    layers = [{"name": f"a{n}", "op": "affine", "args": {"units": 2}} for n in range(4)]
+    ir_file = tmp_path / "four.json"
+    ir_file.write_text(json.dumps({"netlang": 1, "input": {"shape": [4]}, "layers": layers}))
+    with pytest.raises(SchemaError, match="layers: 4 layers, and a network may have at most 3"):
+        compile_ir(ir_file)
 
 
 def test_sizes_that_would_take_terabytes_are_refused_by_check():
