@@ -119,9 +119,17 @@ def test_escape_sequences_in_names_never_reach_the_terminal(tmp_path, capsys):
     assert "\x1b" not in capsys.readouterr().err
 
 
-def test_a_control_character_in_source_is_refused(tmp_path):
-    err, _ = refused(tmp_path, ir_text(source="\x1b[31mred.net"))
-    assert err.message.startswith("source: ")
+@pytest.mark.parametrize(
+    "fields, path",
+    [
+        ({"source": "\x1b[31mred.net"}, "source"),
+        ({"train": {"data": {"value": "npz:\x1b[2J.npz"}}}, "train.data.value"),
+        ({"search": {"lr": {"value": "1e-4:1e-2\x07"}}}, "search.lr.value"),
+    ],
+)
+def test_control_characters_in_texts_that_get_printed_are_refused(tmp_path, fields, path):
+    err, _ = refused(tmp_path, ir_text(**fields))
+    assert err.message.startswith(f"{path}: ")
 
 
 @pytest.mark.parametrize("depth", [MAX_NESTING + 1, 5000, 200_000])
