@@ -59,8 +59,9 @@ others bound what no real input needs:
 - MAX_CLASSES: a data set with more classes could not be trained by a NumPy backend anyway.
 - MAX_LAYER_VALUES: a 3x4096x4096 image is 50 M values; one layer output of 268 M values per sample is past
   what a NumPy backend can train.
-- MAX_NESTING: the deepest spec in specs/ nests 3 groups and an IR file 6 levels; Python's own recursion limit
-  (1000) is the danger this bounds, checked by a scan of the text before any recursive parsing.
+- MAX_NESTING: the specs in specs/ nest groups 1 deep, and netlang's IR files nest 5 levels; Python's
+  own recursion limit (1000) is the danger this bounds, checked by a scan of the text before any recursive
+  parsing.
 - MAX_NUMBER_DIGITS: a larger whole number cannot be a size, count or seed any network could use, and Python
   refuses to read numbers of more than 4,300 digits anyway.
 """

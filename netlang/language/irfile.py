@@ -68,7 +68,7 @@ def check_nesting(text: str, filename: str) -> None:
             depth += 1
             if depth > MAX_NESTING:
                 raise _error(
-                    f"arrays and objects nest more than {MAX_NESTING} deep here; an IR file needs 6",
+                    f"arrays and objects nest more than {MAX_NESTING} deep here; netlang's own IR files nest 5 deep",
                     text, filename, match.start(),
                 )
         elif token in "]}":
