@@ -16,14 +16,13 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left
-from collections.abc import Iterator
 from typing import Any
 
 from netlang.errors import SchemaError
 from netlang.limits import MAX_NESTING, MAX_NUMBER_DIGITS
 
-# A JSON string (skipped whole, so brackets inside it do not count) or one of the punctuation characters.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
+# A JSON string (skipped whole, so brackets inside it do not count) or a bracket.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _SPACE = re.compile(r"[ \t\r\n]*")
 _LONG_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?[0-9]{' + str(MAX_NUMBER_DIGITS + 1) + ",}")
 
@@ -78,6 +77,8 @@ def check_nesting(text: str, filename: str) -> None:
 def locate(text: str, path: list[str | int]) -> tuple[int, int] | None:
     """The line and column where the value at a JSON path starts in (valid) JSON text, or None."""
     wanted = tuple(path)
+    if not wanted:
+        return _line_col(text, _SPACE.match(text).end())
     for found, offset in _value_starts(text, len(wanted)):
         if found == wanted:
             return _line_col(text, offset)
@@ -88,7 +89,7 @@ def with_file_positions(ir: dict[str, Any], text: str, filename: str) -> dict[st
     """A valid IR read from `filename` -> the same with `source` naming that file and every position in it:
     each layer at its object, `input`, train and search settings at theirs. Positions into the spec the IR
     came from (`arg_pos` too) are dropped: that spec is not what is being read."""
-    starts = dict(_shallow_starts(text))
+    starts = dict(_value_starts(text, 2))
     line_starts = [0] + [match.end() for match in re.finditer("\n", text)]
 
     def pos(path: tuple) -> dict[str, int] | None:
@@ -122,43 +123,11 @@ def locate_error(err: SchemaError, text: str) -> SchemaError:
     return err
 
 
-def _value_starts(text: str, max_depth: int) -> Iterator[tuple[tuple, int]]:
-    """(JSON path, offset) of each value in valid JSON text whose path has at most max_depth parts, in order.
+def _value_starts(text: str, max_depth: int) -> list[tuple[tuple, int]]:
+    """(JSON path, offset) of each value of valid JSON text whose path has 1 to max_depth parts, in text order.
 
-    Iterative, and cheap: only strings and punctuation are visited, with a stack of the open containers."""
-    stack: list[list[Any]] = []  # [kind, key or index, expecting a key]
-    start = _SPACE.match(text).end()
-    yield (), start
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        if token == "{":
-            stack.append(["{", None, True])
-        elif token == "[":
-            stack.append(["[", 0, False])
-            after = _SPACE.match(text, match.end()).end()
-            if len(stack) <= max_depth and text[after : after + 1] != "]":
-                yield tuple(entry[1] for entry in stack), after
-        elif token in "]}":
-            stack.pop()
-        elif token == ",":
-            top = stack[-1]
-            if top[0] == "[":
-                top[1] += 1
-                if len(stack) <= max_depth:
-                    yield tuple(entry[1] for entry in stack), _SPACE.match(text, match.end()).end()
-            else:
-                top[2] = True
-        elif token == ":":
-            if len(stack) <= max_depth:
-                yield tuple(entry[1] for entry in stack), _SPACE.match(text, match.end()).end()
-        elif stack and stack[-1][0] == "{" and stack[-1][2]:  # a key
-            stack[-1][1] = json.loads(token) if "\\" in token else token[1:-1]
-            stack[-1][2] = False
-
-
-def _shallow_starts(text: str) -> list[tuple[tuple, int]]:
-    """(JSON path, offset) of the top-level values of valid JSON text holding an object, and of the values
-    inside them; deeper values are skipped by the decoder's own scanner, at C speed."""
+    Values deeper than max_depth are skipped by the JSON decoder's own scanner, at C speed; the text has
+    passed check_nesting, which bounds the recursion."""
     scan = json.JSONDecoder().scan_once
     found: list[tuple[tuple, int]] = []
 
@@ -185,7 +154,9 @@ def _shallow_starts(text: str) -> list[tuple[tuple, int]]:
                 index = skip_space(index + 1)
         return index + 1
 
-    members(skip_space(0), (), 2)
+    start = skip_space(0)
+    if max_depth > 0 and text[start : start + 1] in ("[", "{"):
+        members(start, (), max_depth)
     return found
 
 
