@@ -130,6 +130,7 @@ def forget_schema() -> None:
     """Drop the cached schema and validators, after the op registry changed."""
     load_schema.cache_clear()
     _validators.cache_clear()
+    _name_pattern.cache_clear()
 
 
 def schema_errors(ir: Any) -> list[tuple[list[Any], Any]]:
@@ -162,11 +163,11 @@ def _wiring_key(layer: dict[str, Any]) -> str | None:
     """The layer's name, inputs and positions as text in which every valid name is "n" and every whole
     number from 1 up is 1: layers with the same key are valid or invalid alike (so only the first is
     validated), as the schema asks no more of a name or a position than that."""
-    name_pattern = load_schema()["$defs"]["layer"]["properties"]["name"]["pattern"]
+    is_name = _name_pattern().search
 
     def canonical(value: Any) -> Any:
         if isinstance(value, str):
-            return "n" if re.search(name_pattern, value) else value
+            return "n" if is_name(value) else value
         if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
             return 1
         if isinstance(value, list):
@@ -179,6 +180,11 @@ def _wiring_key(layer: dict[str, Any]) -> str | None:
         return "w" + json.dumps({key: canonical(layer[key]) for key in _WIRING if key in layer}, sort_keys=True)
     except (TypeError, ValueError, RecursionError):
         return None
+
+
+@lru_cache(maxsize=1)
+def _name_pattern() -> re.Pattern[str]:
+    return re.compile(load_schema()["$defs"]["layer"]["properties"]["name"]["pattern"])
 
 
 def _content_key(layer: dict[str, Any]) -> str | None:
