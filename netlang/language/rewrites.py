@@ -5,8 +5,8 @@
   every layer but the last is read.
 - check_last_only: an op that may only end the network (softmax: the losses expect it there) ends it.
 - check_settings: what `train` and `search` would refuse, refused now: init schemes (std:0) on layers and in
-  the training section, fields that cannot work together (patience without a validation split), and the
-  search section's ranges (a backwards lr 1e-1:1e-4:log).
+  the training section, the data set's name, fields that cannot work together (patience without a
+  validation split), and the search section's ranges (a backwards lr 1e-1:1e-4:log).
 - check_sizes: the network within netlang/limits.py: no layer output (nor the input) above MAX_LAYER_VALUES
   values, and at most max_params() parameters, before `train` tries to allocate them.
 - insert_implicit_flattens: where an image meets an op that flattens it (affine), a `flatten` layer is put in
@@ -96,6 +96,9 @@ def check_settings(ir: dict[str, Any], filename: str | None = None) -> dict[str,
             check_scheme(setting["value"])
         except SchemaError as err:
             raise err.at(setting.get("pos"), source) from None
+    data = ir.get("train", {}).get("data")
+    if data is not None:
+        _check_data_name(data["value"], data.get("pos"), source)
     problem = combination_problem(resolve_training(ir))
     if problem is not None:
         field, message = problem
@@ -103,6 +106,23 @@ def check_settings(ir: dict[str, Any], filename: str | None = None) -> dict[str,
     if ir.get("search"):
         ranges_of(ir, [])
     return ir
+
+
+def _check_data_name(name: str, pos: dict[str, int] | None, source: str | None) -> None:
+    """A data set named in the training section must be one netlang knows, or npz:PATH (whose file is
+    `train`'s to find: a spec may be checked where its data is not)."""
+    from netlang.errors import did_you_mean
+    from netlang.language.schema import load_schema
+
+    # The schema lists the data sets (a test keeps the list equal to netlang.data.SOURCES, which `check`
+    # cannot import: it brings NumPy).
+    known = load_schema()["properties"]["train"]["properties"]["data"]["properties"]["value"]["examples"]
+    if name == "npz:":
+        raise SchemaError("data source 'npz:' needs a file path, e.g. npz:data/my_set.npz").at(pos, source)
+    if name.startswith("npz:") or name in known and name != "npz:PATH":
+        return
+    hint = did_you_mean(name.lower(), [choice for choice in known if choice != "npz:PATH"])
+    raise SchemaError(f"unknown data set '{name}'; expected one of: {', '.join(known)}{hint}").at(pos, source)
 
 
 def check_sizes(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:

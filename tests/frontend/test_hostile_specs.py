@@ -157,8 +157,8 @@ def test_long_chains_of_block_uses_are_refused():
 
 
 def test_parentheses_in_comments_and_quoted_values_do_not_count():
-    text = "input 4\n# " + "(" * 500 + "\naffine 2 -> softmax\ntrain {\n  data \"" + "(" * 200 + "\"\n}\n"
-    assert compile_ir(text)["train"]["data"]["value"] == "(" * 200
+    text = "input 4\n# " + "(" * 500 + "\naffine 2 -> softmax\ntrain {\n  data \"npz:" + "(" * 200 + "\"\n}\n"
+    assert compile_ir(text)["train"]["data"]["value"] == "npz:" + "(" * 200
 
 
 # Class 8: what `train` and `search` would refuse, `check` refuses, with their message, located.
@@ -174,6 +174,8 @@ def test_parentheses_in_comments_and_quoted_values_do_not_count():
         ("input 4\naffine 2\nsearch {\n  lr 0:1e-2:log\n}\n", (4, 6), "log scale needs LOW > 0"),
         ("input 4\naffine 2\ntrain {\n  patience 2\n  val_split 0\n}\n", (4, 12), "early stopping"),
         ("input 4\naffine 2\ntrain {\n  lr 1e999\n}\n", (4, 6), "must be a number"),
+        ("input 4\naffine 2\ntrain {\n  data mnsit\n}\n", (4, 8), "unknown data set 'mnsit'"),
+        ("input 4\naffine 2\ntrain {\n  data npz:\n}\n", (4, 8), "needs a file path"),
         ("input 4\naffine 2\ntrain {\n  momentum nan\n}\n", (4, 12), "must be a number"),
     ],
 )
@@ -182,3 +184,11 @@ def test_check_refuses_what_train_would(text, where, words, capsys, write_spec):
     assert main(["check", str(spec)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"{spec}:{where[0]}:{where[1]}: ") and words in err and "Traceback" not in err
+
+
+def test_the_schema_lists_the_data_sets_netlang_knows():
+    from netlang.data import SOURCES
+    from netlang.language.schema import load_schema
+
+    listed = load_schema()["properties"]["train"]["properties"]["data"]["properties"]["value"]["examples"]
+    assert sorted(listed) == sorted([*SOURCES, "npz:PATH"])
