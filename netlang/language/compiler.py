@@ -12,7 +12,7 @@ from typing import Any
 
 from netlang.errors import NetlangError, SchemaError, UsageError
 from netlang.language.infer import add_totals, infer
-from netlang.language.irfile import load_ir_json, locate_error, with_file_positions
+from netlang.language.irfile import check_data_nesting, load_ir_json, locate_error, with_file_positions
 from netlang.language.lower import lower
 from netlang.language.parser import parse
 from netlang.language.rewrites import (
@@ -40,7 +40,9 @@ def compile_ir(source: str | Path | dict[str, Any], filename: str | None = None)
     hostile IR could name at will (an IR *file* is located in itself: compile_ir_file).
     """
     if isinstance(source, dict):
-        return _run(IR_STAGES, source, filename or str(source.get("source", "<ir>")), text=None, quote=False)
+        name = filename or str(source.get("source", "<ir>"))
+        check_data_nesting(source, name)
+        return _run(IR_STAGES, source, name, text=None, quote=False)
     if isinstance(source, Path) or _looks_like_path(source):
         path = Path(source)
         text = read_source(path)

@@ -74,6 +74,18 @@ def check_nesting(text: str, filename: str) -> None:
             depth -= 1
 
 
+def check_data_nesting(data: Any, filename: str | None) -> None:
+    """Refuse an IR given as data (a dict) whose lists and dicts nest deeper than MAX_NESTING, before the
+    schema's validator recurses into it; iterative, so any depth is safe to measure."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise SchemaError(f"the IR's lists and objects nest more than {MAX_NESTING} deep", file=filename)
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list | tuple))
+
+
 def locate(text: str, path: list[str | int]) -> tuple[int, int] | None:
     """The line and column where the value at a JSON path starts in (valid) JSON text, or None."""
     wanted = tuple(path)

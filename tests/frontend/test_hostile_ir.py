@@ -178,3 +178,12 @@ def test_check_exits_1_for_hostile_ir_files_and_2_for_a_missing_one(tmp_path, ca
     assert main(["check", str(path)]) == 1
     assert main(["check", str(tmp_path / "absent.json")]) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_deeply_nested_ir_given_as_data_is_refused():
+    deep: object = 1
+    for _ in range(50_000):
+        deep = {"x": deep}
+    ir = {"netlang": 2, "input": {"shape": [4]}, "layers": [AFFINE], "train": {"lr": {"value": deep}}}
+    with pytest.raises(SchemaError, match="nest more than"):
+        compile_ir(ir)
