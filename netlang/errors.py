@@ -37,13 +37,15 @@ class NetlangError(Exception):
         self.col = col
         self.span = max(1, span)
         self.source_line = source_line
+        self.quote_file = True  # False: never read self.file for the source line (it was named by an input)
+        self.json_path: list[str | int] | None = None  # where in an IR file's JSON the error is, if known
 
     def at(self, pos: dict[str, Any] | None, file: str | None = None) -> NetlangError:
         """Fill in the location from an IR `pos` dict ({"line", "col", optional "span"}), if not already set."""
-        if pos and self.line is None:
-            self.line = pos.get("line")
-            self.col = pos.get("col")
-            self.span = max(1, pos.get("span", 1))
+        if isinstance(pos, dict) and self.line is None and _whole(pos.get("line")) and _whole(pos.get("col")):
+            self.line = pos["line"]
+            self.col = pos["col"]
+            self.span = max(1, pos["span"]) if _whole(pos.get("span")) else 1
         if file and self.file is None:
             self.file = file
         return self
@@ -68,17 +70,52 @@ class NetlangError(Exception):
             prefix += ": "
         elif self.line is not None:
             prefix = f"line {self.line}, column {self.col}: "
-        text = prefix + self.message
-        if self.source_line is None and self.file and self.line is not None:
+        text = printable(prefix + self.message)
+        if self.source_line is None and self.file and self.line is not None and self.quote_file:
             self.with_source(_read_quietly(self.file))
-        if self.source_line is not None and self.col is not None:
+        if self.source_line is not None and isinstance(self.col, int):
             shown = self.source_line.replace("\t", " ").rstrip("\r\n")
-            caret = " " * (self.col - 1) + "^" + "~" * (self.span - 1)
-            text += f"\n    {shown}\n    {caret}"
+            quoted = _quoted_line(shown, self.col, self.span)
+            if quoted is not None:
+                text += "\n    {}\n    {}".format(*quoted)
         return text
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a terminal: control characters (escape sequences) other than line breaks shown
+    as \\xNN or \\uNNNN, so a name or line in a hostile file cannot drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char == "\n" else repr(char)[1:-1] for char in text)
+
+
+def _quoted_line(line: str, col: int, span: int) -> tuple[str, str] | None:
+    """The source line and its caret line, both at most MAX_SHOWN_LINE characters: a longer line is cut
+    around the caret. None when the column is not on the line (a position a hostile IR made up)."""
+    from netlang.limits import MAX_SHOWN_LINE
+
+    if not 1 <= col <= len(line) + 1:
+        return None
+    span = max(1, min(span, len(line) + 1 - col))
+    start = 0
+    if len(line) > MAX_SHOWN_LINE:
+        start = max(0, min(col - 1 - MAX_SHOWN_LINE // 2, len(line) - MAX_SHOWN_LINE))
+    end = start + MAX_SHOWN_LINE
+    shown = "".join(char if char.isprintable() else "?" for char in line[start:end])
+    caret_at = col - 1 - start
+    caret = " " * caret_at + "^" + "~" * min(span - 1, MAX_SHOWN_LINE - caret_at - 1)
+    if start > 0:
+        shown, caret = "..." + shown, "   " + caret
+    if end < len(line):
+        shown += "..."
+    return shown, caret
 
 
 def _read_quietly(path: str) -> str | None:

@@ -27,7 +27,27 @@ Checkpoints and weights (read by `eval`, `predict --weights`, `train --resume`):
 | MAX_CHECKPOINT_TEXT      | 256 MiB     | one JSON member (the IR, the config, the state)          |
 | MAX_COUNT                | 2**53       | epochs, steps and sample counts a checkpoint records     |
 
-Which limits a user can raise: only MAX_DATA_BYTES, because a real data set can outgrow it (CIFAR-10 stored
+Specs and IR files (read by every command that takes a SPEC):
+
+| constant            | value        | bounds                                                   | raise with          |
+|---------------------|--------------|----------------------------------------------------------|---------------------|
+| MAX_LAYERS          | 10,000       | layers of one network after groups, repeats and blocks   | NETLANG_MAX_LAYERS  |
+|                     |              | are expanded (counted before expanding)                  |                     |
+| MAX_PARAMS          | 500,000,000  | parameters of one network (trainable and not): 2 GB of   | NETLANG_MAX_PARAMS  |
+|                     |              | float32 weights, 8 GB with Adam's state and gradients    |                     |
+| MAX_LAYER_VALUES    | 2**28        | values in one layer's output, or the input, per sample   | (fixed)             |
+|                     |              | (1 GiB of float32)                                       |                     |
+| MAX_NESTING         | 100          | parentheses and braces open at once in a spec, block     | (fixed)             |
+|                     |              | uses inside block uses, and JSON arrays and objects open |                     |
+|                     |              | at once in an IR file                                    |                     |
+| MAX_SPEC_BYTES      | 256 MiB      | one spec or IR file (as MAX_CHECKPOINT_TEXT)             | (fixed)             |
+| MAX_NUMBER_DIGITS   | 30           | digits of one whole number in a spec or IR file          | (fixed)             |
+| MAX_SHOWN_LINE      | 160          | characters of a source line shown under an error; a      | (fixed)             |
+|                     |              | longer line is cut around the caret                      |                     |
+
+Which limits a user can raise: MAX_LAYERS and MAX_PARAMS, because a real network can outgrow them
+(NETLANG_MAX_PARAMS=2000000000 checks a 2-billion-parameter network; `train` then needs the memory), and
+MAX_DATA_BYTES, because a real data set can outgrow it (CIFAR-10 stored
 as float64 is 1.5 GB): NETLANG_MAX_DATA_BYTES=8000000000 lets netlang read up to 8 GB from one file. The
 others bound what no real input needs:
 - MAX_IMAGE_PIXELS: `predict` checks a PNG against the network input's exact size before decoding it, and then
@@ -37,6 +57,13 @@ others bound what no real input needs:
 - MAX_NPY_HEADER_BYTES and MAX_ARRAY_DIMS: NumPy writes headers far below 10,000 bytes, and allows 64
   dimensions where no data set needs 32.
 - MAX_CLASSES: a data set with more classes could not be trained by a NumPy backend anyway.
+- MAX_LAYER_VALUES: a 3x4096x4096 image is 50 M values; one layer output of 268 M values per sample is past
+  what a NumPy backend can train.
+- MAX_NESTING: the specs in specs/ nest groups 1 deep, and netlang's IR files nest 5 levels; Python's
+  own recursion limit (1000) is the danger this bounds, checked by a scan of the text before any recursive
+  parsing.
+- MAX_NUMBER_DIGITS: a larger whole number cannot be a size, count or seed any network could use, and Python
+  refuses to read numbers of more than 4,300 digits anyway.
 """
 
 from __future__ import annotations
@@ -57,22 +84,48 @@ MAX_CLASSES = 100_000
 MAX_CHECKPOINT_MEMBERS = 100_000  # far more than any network's tensors; bounds the work of reading a hostile archive
 MAX_CHECKPOINT_TEXT = 256 * 2**20  # the IR of a very large network is ~50 MB
 MAX_COUNT = 2**53  # epochs, steps and sample counts: any larger value is damage, not training
+MAX_LAYERS = 10_000
+MAX_LAYERS_VARIABLE = "NETLANG_MAX_LAYERS"
+MAX_PARAMS = 500_000_000
+MAX_PARAMS_VARIABLE = "NETLANG_MAX_PARAMS"
+MAX_LAYER_VALUES = 2**28
+MAX_NESTING = 100
+MAX_SPEC_BYTES = 256 * 2**20
+MAX_NUMBER_DIGITS = 30
+MAX_SHOWN_LINE = 160
 
 
 def max_data_bytes(environ: Mapping[str, str] | None = None) -> int:
     """MAX_DATA_BYTES, or the whole number in $NETLANG_MAX_DATA_BYTES; raises UsageError for a bad value."""
+    return _setting(MAX_DATA_BYTES_VARIABLE, MAX_DATA_BYTES, "bytes such as 8000000000", environ)
+
+
+def max_layers(environ: Mapping[str, str] | None = None) -> int:
+    """MAX_LAYERS, or the whole number in $NETLANG_MAX_LAYERS; raises UsageError for a bad value."""
+    return _setting(MAX_LAYERS_VARIABLE, MAX_LAYERS, "layers such as 50000", environ)
+
+
+def max_params(environ: Mapping[str, str] | None = None) -> int:
+    """MAX_PARAMS, or the whole number in $NETLANG_MAX_PARAMS; raises UsageError for a bad value."""
+    return _setting(MAX_PARAMS_VARIABLE, MAX_PARAMS, "parameters such as 2000000000", environ)
+
+
+def raise_hint(variable: str) -> str:
+    """The words a refusal ends with, telling which setting raises the limit."""
+    return f"set {variable} to a larger number to allow it"
+
+
+def _setting(variable: str, default: int, example: str, environ: Mapping[str, str] | None) -> int:
     environ = os.environ if environ is None else environ
-    text = environ.get(MAX_DATA_BYTES_VARIABLE, "").strip()
+    text = environ.get(variable, "").strip()
     if not text:
-        return MAX_DATA_BYTES
+        return default
     try:
         value = int(text)
     except ValueError:
         value = -1
     if value < 0:
-        raise UsageError(
-            f"{MAX_DATA_BYTES_VARIABLE} must be a whole number of bytes such as 8000000000; received {text!r}"
-        )
+        raise UsageError(f"{variable} must be a whole number of {example}; received {text!r}")
     return value
 
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from netlang.errors import SchemaError, UsageError
 from netlang.language.trainfields import field_schemas, resolve_training
+from netlang.lazy import numpy as np  # `check` reads the search section's ranges without NumPy
 
 # The seeds' hyperparameter search (Deep Learning from Scratch, ch. 6.5): lr 10^U(-6,-2), weight decay
 # 10^U(-8,-4), both sampled uniformly in the exponent.
@@ -37,7 +36,7 @@ class Range:
             return f"{self.name}={','.join(self.choices)}"
         return f"{self.name}={self.low:g}:{self.high:g}:{self.scale}"
 
-    def sample(self, rng: np.random.Generator) -> str:
+    def sample(self, rng) -> str:
         """One value, as the text a spec or --set would hold."""
         if self.scale == "choice":
             return self.choices[int(rng.integers(len(self.choices)))]

@@ -7,35 +7,60 @@ Each stage and pass is a function (value, filename) -> value, applied once, in t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from netlang.errors import NetlangError, SchemaError, UsageError
 from netlang.language.infer import add_totals, infer
+from netlang.language.irfile import check_data_nesting, load_ir_json, locate_error, with_file_positions
 from netlang.language.lower import lower
 from netlang.language.parser import parse
-from netlang.language.rewrites import check_last_only, connect_layers, insert_implicit_flattens
-from netlang.language.schema import validate
+from netlang.language.rewrites import (
+    check_last_only,
+    check_settings,
+    check_sizes,
+    connect_layers,
+    insert_implicit_flattens,
+)
+from netlang.language.schema import validate, validate_ir_file
+from netlang.limits import MAX_SPEC_BYTES
 
 # From valid IR to IR with shapes and costs: the graph checked (an IR file's chain wired), the checks past the
-# schema, shape inference, rewrites, totals.
-PASSES = (connect_layers, check_last_only, infer, insert_implicit_flattens, add_totals)
+# schema (what `train` would refuse, sizes within limits), shape inference, rewrites, totals.
+PASSES = (connect_layers, check_last_only, check_settings, infer, check_sizes, insert_implicit_flattens,
+          add_totals)
 SPEC_STAGES = (parse, lower, validate, *PASSES)
 IR_STAGES = (validate, *PASSES)
 
 
 def compile_ir(source: str | Path | dict[str, Any], filename: str | None = None) -> dict[str, Any]:
-    """A spec path, spec text or IR dict -> validated, shape-inferred IR; raises a located NetlangError."""
+    """A spec path, spec text or IR dict -> validated, shape-inferred IR; raises a located NetlangError.
+
+    An IR dict's `source` names the file its positions point into; an error never reads that file, which a
+    hostile IR could name at will (an IR *file* is located in itself: compile_ir_file).
+    """
     if isinstance(source, dict):
-        return _run(IR_STAGES, source, filename or source.get("source", "<ir>"), text=None)
+        name = filename or str(source.get("source", "<ir>"))
+        check_data_nesting(source, name)
+        return _run(IR_STAGES, source, name, text=None, quote=False)
     if isinstance(source, Path) or _looks_like_path(source):
         path = Path(source)
         text = read_source(path)
         if path.suffix == ".json":
-            return _run(IR_STAGES, load_ir_json(text, str(path)), str(path), text=None)
+            return compile_ir_file(text, str(path))
         return _run(SPEC_STAGES, text, str(path), text=text)
+    _check_size(source, filename or "<spec>")
     return _run(SPEC_STAGES, source, filename or "<spec>", text=source)
+
+
+def compile_ir_file(text: str, filename: str) -> dict[str, Any]:
+    """An IR file's text -> validated, shape-inferred IR whose positions point into that file."""
+    ir = load_ir_json(text, filename)
+    try:
+        validate_ir_file(ir, filename)
+    except SchemaError as err:
+        raise locate_error(err, text) from None
+    return _run(PASSES, with_file_positions(ir, text, filename), filename, text=text)
 
 
 def _looks_like_path(source: str) -> bool:
@@ -43,21 +68,33 @@ def _looks_like_path(source: str) -> bool:
     a missing file is then "no such file", not a parse error about its name."""
     if "\n" in source:
         return False
-    if source.endswith((".net", ".json", ".txt")) or Path(source).is_file():
+    if source.endswith((".net", ".json", ".txt")) or _is_file(source):
         return True
     return not source.lstrip().startswith(("input", "#"))
 
 
-def read_source(path: Path) -> str:
-    """A spec or IR file's text; a missing or unreadable file is a UsageError naming it."""
+def _is_file(name: str) -> bool:
     try:
-        raw = path.read_bytes()
+        return Path(name).is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or holding a NUL: no file
+        return False
+
+
+def read_source(path: Path) -> str:
+    """A spec or IR file's text; a missing or unreadable file is a UsageError naming it, one larger than
+    MAX_SPEC_BYTES a SchemaError."""
+    try:
+        with path.open("rb") as file:
+            raw = file.read(MAX_SPEC_BYTES + 1)
+        _check_size(raw, str(path))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, not a spec file") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
+    except ValueError:  # a NUL in the name
+        raise UsageError(f"{str(path)!r}: not a file name") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -67,23 +104,17 @@ def read_source(path: Path) -> str:
     return text
 
 
-def load_ir_json(text: str, filename: str) -> dict[str, Any]:
-    """Parse an IR JSON file's text; bad JSON is a SchemaError at the line and column JSON gave."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise SchemaError(f"not valid JSON: {err.msg}", file=filename, line=err.lineno, col=err.colno).with_source(
-            text
-        ) from None
-    if not isinstance(data, dict):
-        raise SchemaError("an IR file must hold a JSON object with 'netlang', 'input' and 'layers'", file=filename)
-    return data
+def _check_size(text: str | bytes, filename: str) -> None:
+    if len(text) > MAX_SPEC_BYTES:
+        raise SchemaError(f"the file is larger than {MAX_SPEC_BYTES // 2**20} MiB, more than any spec or IR "
+                          "file needs", file=filename)
 
 
-def _run(stages: tuple, value: Any, filename: str, text: str | None) -> dict[str, Any]:
+def _run(stages: tuple, value: Any, filename: str, text: str | None, quote: bool = True) -> dict[str, Any]:
     try:
         for stage in stages:
             value = stage(value, filename)
         return value
     except NetlangError as err:
+        err.quote_file = err.quote_file and quote
         raise err.with_source(text) if err.file == filename else err from None

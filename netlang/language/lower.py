@@ -7,6 +7,9 @@ merge layer (`add`, `concat`) reading the branches' ends; a branch that is just 
 input directly. Layers record the groups they are in (`scope`, outermost first) for the report; a branch
 group is known by its merge layer's name, and the merge layer is in it.
 
+The number of layers a group or block use would make is counted before it is expanded, so a repeat such as
+`(affine 10) * 99999999999` is refused at once (netlang/limits.py: MAX_LAYERS, MAX_NESTING).
+
 The result is plain JSON data in the shape docs/ir.md describes, not yet validated or shape-inferred.
 """
 
@@ -22,6 +25,7 @@ from lark import Token, Tree
 from netlang.errors import SpecSyntaxError, did_you_mean
 from netlang.language.signature import match_signature, pos_of
 from netlang.language.trainfields import field_schemas, lower_setting
+from netlang.limits import MAX_LAYERS_VARIABLE, MAX_NESTING, MAX_NUMBER_DIGITS, max_layers, raise_hint
 from netlang.ops import OPS
 
 IR_VERSION = 2
@@ -39,6 +43,7 @@ class _Scope:
     groups: tuple[str, ...] = ()
     bindings: tuple[tuple[str, Token], ...] = ()
     blocks: tuple[str, ...] = ()  # the block uses being expanded, outermost first (to refuse recursion)
+    depth: int = 0  # groups and block uses open around the layer: lowering recurses this deep
 
 
 @dataclass
@@ -72,6 +77,8 @@ class _Lowering:
         self.names: dict[str, dict[str, int]] = {}
         self.blocks: dict[str, _Block] = {}
         self.current = NETWORK_INPUT  # the value the next top-level pipeline continues from
+        self.max_layers = max_layers()
+        self.block_sizes: dict[tuple, int] = {}  # (block, its arguments) -> the layers one use makes
 
     def error(self, message: str, token: Token | Tree | dict[str, int]) -> SpecSyntaxError:
         if isinstance(token, Tree):
@@ -97,7 +104,7 @@ class _Lowering:
             raise self.error(f"a second 'input' line; the first is on line {self.input['pos']['line']}", dims)
         if self.layers:
             raise self.error("'input' must come before the layers", dims)
-        shape = [int(part) for part in re.split("[xX]", str(dims))]
+        shape = [self.whole_number(part, dims) for part in re.split("[xX]", str(dims))]
         if len(shape) not in (1, 3):
             raise self.error(
                 f"the input shape must be CxHxW (like 1x28x28) or a vector size (like 784); got {dims}", dims
@@ -120,18 +127,20 @@ class _Lowering:
 
     def group(self, node: Tree, scope: _Scope, source: str) -> str:
         label, branches, repeat = node.children
-        times = int(str(repeat)[1:].strip()) if repeat is not None else 1
+        times = self.whole_number(str(repeat)[1:].strip(), repeat) if repeat is not None else 1
         if times < 1:
             raise self.error(f"a group must repeat at least once; got * {times}", repeat)
+        self.check_depth(scope, node)
+        self.check_room(times * self.count_branches(branches, scope, scope.depth + 1), repeat or node, "this group")
         group_name = _label_name(label)
         current = source
         for index in range(1, times + 1):
-            inner = scope
+            inner = replace(scope, depth=scope.depth + 1)
             if group_name:
                 path = f"{scope.prefix}{group_name}{scope.suffix}{f'.{index}' if times > 1 else ''}"
-                inner = replace(scope, prefix=f"{path}.", suffix="", groups=(*scope.groups, path))
+                inner = replace(inner, prefix=f"{path}.", suffix="", groups=(*scope.groups, path))
             elif times > 1:
-                inner = replace(scope, suffix=f"{scope.suffix}.{index}")
+                inner = replace(inner, suffix=f"{scope.suffix}.{index}")
             current = self.branches(branches, node, inner, current)
         return current
 
@@ -187,6 +196,7 @@ class _Lowering:
         arg_pos: dict[str, dict[str, int]] | None = None,
         first_pos: Token | dict[str, int] | None = None,
     ) -> str:
+        self.check_room(1, pos, "this layer")
         if name in self.names:
             first = self.names[name]
             raise self.error(
@@ -237,6 +247,8 @@ class _Lowering:
                 f"{f' ({wanted})' if wanted else ''}, got {len(args)} ({got})",
                 args[len(block.params)] if len(args) > len(block.params) else keyword,
             )
+        self.check_depth(scope, keyword)
+        self.check_room(self.count_block(block, args, scope, scope.depth + 1), keyword, f"this use of '{keyword}'")
         self.counters[str(keyword)] += 1
         use = f"{scope.prefix}{_label_name(label)}{scope.suffix}" if label else (
             f"{scope.prefix}{keyword}{self.counters[str(keyword)]}")
@@ -248,11 +260,87 @@ class _Lowering:
             groups=(*scope.groups, use),
             bindings=tuple(zip((str(param) for param in block.params), args, strict=True)),
             blocks=(*scope.blocks, str(keyword)),
+            depth=scope.depth + 1,
         )
         current = source
         for pipeline in block.body:
             current = self.pipeline(pipeline, inner, current)
         return current
+
+    # Counting the layers a group or block use would make, without making them.
+
+    def check_room(self, adding: int, where: Token | Tree | dict[str, int], what: str) -> None:
+        """Refuse `adding` more layers when the network would pass max_layers(), before making any."""
+        total = len(self.layers) + adding
+        if total > self.max_layers:
+            made = f"{adding:,}" if adding < 10**15 else f"about 10^{len(str(adding)) - 1}"
+            hint = raise_hint(MAX_LAYERS_VARIABLE)
+            if adding == 1:
+                raise self.error(f"the network passes {self.max_layers:,} layers here, its limit ({hint})", where)
+            raise self.error(  # counting stops once past the limit: `adding` is at least what it would make
+                f"{what} would make {made} layers or more, and a network may have at most {self.max_layers:,} "
+                f"({hint})",
+                where,
+            )
+
+    def check_depth(self, scope: _Scope, where: Token | Tree) -> None:
+        if scope.depth >= MAX_NESTING:
+            raise self.error(
+                f"groups and block uses nest more than {MAX_NESTING} deep here; netlang's limit is {MAX_NESTING}",
+                where,
+            )
+
+    # Each count_* takes the depth the lowering would be at, and stops counting past MAX_NESTING (where the
+    # lowering refuses the spec), so counting recurses no deeper than lowering.
+
+    def count_pipeline(self, node: Tree, scope: _Scope, depth: int) -> int:
+        total = 0
+        for stage in node.children:
+            if isinstance(stage, Token):
+                continue
+            if stage.data == "layer":
+                total += self.count_layer(stage, scope, depth)
+            elif depth < MAX_NESTING:
+                _, branches, repeat = stage.children
+                times = self.whole_number(str(repeat)[1:].strip(), repeat) if repeat is not None else 1
+                total += max(times, 0) * self.count_branches(branches, scope, depth + 1)
+            if total > self.max_layers:  # enough to refuse; stop before the numbers grow without bound
+                return total
+        return total
+
+    def count_branches(self, node: Tree, scope: _Scope, depth: int) -> int:
+        pipelines = [child for child in node.children if isinstance(child, Tree)]
+        merge = 1 if len(pipelines) > 1 else 0
+        return merge + sum(0 if merge and _is_identity(branch) else self.count_pipeline(branch, scope, depth)
+                           for branch in pipelines)
+
+    def count_layer(self, node: Tree, scope: _Scope, depth: int) -> int:
+        _, keyword, *arg_tokens = node.children
+        keyword = self.substitute(keyword, scope)
+        block = self.blocks.get(str(keyword))
+        if block is None:
+            return 1
+        if str(keyword) in scope.blocks or depth >= MAX_NESTING:
+            return 1  # lowering refuses it, where it knows the chain of uses
+        args = [self.substitute(token, scope) for token in arg_tokens]
+        return self.count_block(block, args, scope, depth + 1)
+
+    def count_block(self, block: _Block, args: list[Token], scope: _Scope, depth: int) -> int:
+        """The layers one use of a block makes with these arguments (remembered: uses of uses multiply)."""
+        key = (str(block.name), tuple(str(arg) for arg in args))
+        if key not in self.block_sizes:
+            inner = _Scope(
+                bindings=tuple(zip((str(param) for param in block.params), args, strict=False)),
+                blocks=(*scope.blocks, str(block.name)),
+            )
+            self.block_sizes[key] = sum(self.count_pipeline(pipeline, inner, depth) for pipeline in block.body)
+        return self.block_sizes[key]
+
+    def whole_number(self, text: str, token: Token | Tree | None) -> int:
+        """A whole number written in the spec; refused past MAX_NUMBER_DIGITS digits."""
+        if len(text.lstrip("+-")) > MAX_NUMBER_DIGITS:
+            raise self.error(f"a number of more than {MAX_NUMBER_DIGITS} digits; no size or count needs one", token)
+        return int(text)
 
     def substitute(self, token: Token, scope: _Scope) -> Token:
         """A block parameter's argument in place of the parameter, written where the block is used."""

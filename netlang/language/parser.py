@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +10,10 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from netlang.errors import SpecSyntaxError
+from netlang.limits import MAX_NESTING
+
+# What the nesting scan looks at: comments and quoted values (skipped whole), and the brackets.
+_BRACKET = re.compile(r'#[^\n]*|"[^"\n]*"|[(){}]')
 
 # What each terminal is, in words a user knows.
 _TERMINAL_WORDS = {
@@ -58,10 +63,30 @@ def parse(text: str, filename: str = "<spec>") -> Tree:
     """Parse spec text into a Lark tree; raises SpecSyntaxError located at the offending spot."""
     if not text.endswith("\n"):
         text += "\n"
+    check_nesting(text, filename)
     try:
         return _parser().parse(text)
     except UnexpectedInput as err:
         raise _translate(err, text, filename) from None
+
+
+def check_nesting(text: str, filename: str = "<spec>") -> None:
+    """Refuse parentheses and braces open more than MAX_NESTING deep, at the one that opens too many, before
+    the parse tree and the passes that walk it recursively are built."""
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        bracket = match.group()
+        if bracket in "({":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, match.start()) + 1
+                col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+                raise SpecSyntaxError(
+                    f"groups nest more than {MAX_NESTING} deep here; netlang's limit is {MAX_NESTING}",
+                    file=filename, line=line, col=col,
+                ).with_source(text)
+        elif bracket in ")}":
+            depth = max(0, depth - 1)
 
 
 def _translate(err: UnexpectedInput, text: str, filename: str) -> SpecSyntaxError:

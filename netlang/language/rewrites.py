@@ -4,6 +4,11 @@
   before), and the graph is sound: inputs name earlier layers, merges have two or more, names are unique, and
   every layer but the last is read.
 - check_last_only: an op that may only end the network (softmax: the losses expect it there) ends it.
+- check_settings: what `train` and `search` would refuse, refused now: init schemes (std:0) on layers and in
+  the training section, the data set's name, fields that cannot work together (patience without a
+  validation split), and the search section's ranges (a backwards lr 1e-1:1e-4:log).
+- check_sizes: the network within netlang/limits.py: no layer output (nor the input) above MAX_LAYER_VALUES
+  values, and at most max_params() parameters, before `train` tries to allocate them.
 - insert_implicit_flattens: where an image meets an op that flattens it (affine), a `flatten` layer is put in
   the IR, marked implicit, so reports, weights and every target see the reshape.
 """
@@ -15,7 +20,10 @@ from typing import Any
 
 from netlang.errors import SchemaError, ShapeError
 from netlang.language.infer import NETWORK_INPUT, annotate
+from netlang.language.trainfields import combination_problem, resolve_training
+from netlang.limits import MAX_LAYER_VALUES, MAX_PARAMS_VARIABLE, max_params, raise_hint
 from netlang.ops import OPS
+from netlang.ops.base import describe
 
 IR_VERSION = 2
 
@@ -65,6 +73,82 @@ def check_last_only(ir: dict[str, Any], filename: str | None = None) -> dict[str
                 f"{layer['op']} may only be the last layer (the losses expect it there); "
                 f"'{layer['name']}' is followed by '{following['name']}'"
             ).at(layer.get("pos"), ir.get("source") or filename)
+    return ir
+
+
+def check_settings(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
+    """The IR unchanged; SchemaError at the first init scheme or search range that `train` or `search`
+    would refuse, with the message they give."""
+    from netlang.experiments.ranges import ranges_of  # the search's own check of its ranges
+    from netlang.initializers import check_scheme
+
+    source = ir.get("source") or filename
+    for layer in ir["layers"]:
+        if "init" in layer["args"]:
+            try:
+                check_scheme(layer["args"]["init"])
+            except SchemaError as err:
+                pos = layer.get("arg_pos", {}).get("init") or layer.get("pos")
+                raise err.at(pos, source) from None
+    setting = ir.get("train", {}).get("init")
+    if setting is not None:
+        try:
+            check_scheme(setting["value"])
+        except SchemaError as err:
+            raise err.at(setting.get("pos"), source) from None
+    data = ir.get("train", {}).get("data")
+    if data is not None:
+        _check_data_name(data["value"], data.get("pos"), source)
+    problem = combination_problem(resolve_training(ir))
+    if problem is not None:
+        field, message = problem
+        raise SchemaError(message).at(ir.get("train", {}).get(field, {}).get("pos"), source)
+    if ir.get("search"):
+        ranges_of(ir, [])
+    return ir
+
+
+def _check_data_name(name: str, pos: dict[str, int] | None, source: str | None) -> None:
+    """A data set named in the training section must be one netlang knows, or npz:PATH (whose file is
+    `train`'s to find: a spec may be checked where its data is not)."""
+    from netlang.errors import did_you_mean
+    from netlang.language.schema import load_schema
+
+    # The schema lists the data sets (a test keeps the list equal to netlang.data.SOURCES, which `check`
+    # cannot import: it brings NumPy).
+    known = load_schema()["properties"]["train"]["properties"]["data"]["properties"]["value"]["examples"]
+    if name == "npz:":
+        raise SchemaError("data source 'npz:' needs a file path, e.g. npz:data/my_set.npz").at(pos, source)
+    if name.startswith("npz:") or name in known and name != "npz:PATH":
+        return
+    hint = did_you_mean(name.lower(), [choice for choice in known if choice != "npz:PATH"])
+    raise SchemaError(f"unknown data set '{name}'; expected one of: {', '.join(known)}{hint}").at(pos, source)
+
+
+def check_sizes(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:
+    """A shape-inferred IR unchanged; ShapeError at the input or the first layer whose output holds more
+    than MAX_LAYER_VALUES values per sample, or at the layer that takes the network past max_params()."""
+    source = ir.get("source") or filename
+    shape = ir["input"]["shape"]
+    if prod(shape) > MAX_LAYER_VALUES:
+        raise ShapeError(
+            f"the input holds {prod(shape):,} values per sample ({describe(shape)}); netlang's limit is "
+            f"{MAX_LAYER_VALUES:,}"
+        ).at(ir["input"].get("pos"), source)
+    limit, params = max_params(), 0
+    for layer in ir["layers"]:
+        values = prod(layer["out_shape"])
+        if values > MAX_LAYER_VALUES:
+            raise ShapeError(
+                f"{layer['name']}: its output holds {values:,} values per sample ({describe(layer['out_shape'])}); "
+                f"netlang's limit is {MAX_LAYER_VALUES:,}"
+            ).at(layer.get("pos"), source)
+        params += layer["params"] + layer["non_trainable"]
+        if params > limit:
+            raise ShapeError(
+                f"{layer['name']}: the network has {params:,} parameters up to here; the limit is {limit:,} "
+                f"({raise_hint(MAX_PARAMS_VARIABLE)})"
+            ).at(layer.get("pos"), source)
     return ir
 
 

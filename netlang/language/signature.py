@@ -10,6 +10,7 @@ from typing import Any
 from lark import Token
 
 from netlang.errors import SpecSyntaxError, did_you_mean
+from netlang.limits import MAX_NUMBER_DIGITS
 from netlang.ops import OPS, Arg, Op
 
 _INTEGER = re.compile(r"[+-]?[0-9]+$")
@@ -121,6 +122,8 @@ def _convert(arg: Arg, token: Token, args: dict[str, Any], error: Error) -> Any:
             return arg.word_value(text, args)
         except SpecSyntaxError as err:
             raise error(err.message, token) from None
+    if arg.kind in {"int", "size"} and max(map(len, re.split("[xX+-]", text))) > MAX_NUMBER_DIGITS:
+        raise error(f"a number of more than {MAX_NUMBER_DIGITS} digits; no size or count needs one", token)
     if arg.kind == "int":
         return int(text)
     if arg.kind == "real":

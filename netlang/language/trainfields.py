@@ -84,3 +84,22 @@ def resolve_training(ir: dict[str, Any], overrides: dict[str, str] | None = None
             raise UsageError(f"{flag}: {problem}")
     return {name: section[name]["value"] if name in section else schema.get("default")
             for name, schema in fields.items()}
+
+
+def combination_problem(config: dict[str, Any]) -> tuple[str, str] | None:
+    """(the field to blame, the problem in words) for fields that cannot work together, or None.
+
+    `check` asks it of the spec's own training section, `train` of the resolved config."""
+    if config["patience"] > 0 and config["val_split"] == 0:
+        return "patience", (
+            f"early stopping (patience {config['patience']}) watches the validation loss, but val_split "
+            "is 0; set --val-split above 0 or --patience 0"
+        )
+    return None
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Combinations of fields that cannot work together raise UsageError."""
+    problem = combination_problem(config)
+    if problem is not None:
+        raise UsageError(problem[1])

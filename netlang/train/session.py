@@ -17,6 +17,7 @@ import numpy as np
 
 from netlang.engine import Model
 from netlang.errors import DataError, UsageError
+from netlang.language.trainfields import check_config  # noqa: F401 (where the commands find it)
 from netlang.train.checkpoint import load_checkpoint
 from netlang.train.loop import Split
 
@@ -70,15 +71,6 @@ def build_model(ir: dict[str, Any], config: dict[str, Any], dtype: str = "float3
     from netlang.backend import build
 
     return build(ir, loss=config["loss"], init=config["init"], dtype=dtype, seed=config["seed"])
-
-
-def check_config(config: dict[str, Any]) -> None:
-    """Combinations of fields that cannot work together raise UsageError."""
-    if config["patience"] > 0 and config["val_split"] == 0:
-        raise UsageError(
-            f"early stopping (patience {config['patience']}) watches the validation loss, but val_split "
-            "is 0; set --val-split above 0 or --patience 0"
-        )
 
 
 def default_run_dir(spec: str, now: float | None = None) -> Path:

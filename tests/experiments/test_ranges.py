@@ -87,8 +87,7 @@ def test_a_bad_range_in_the_spec_points_at_it():
     from netlang.errors import SchemaError
     from netlang.language.compiler import compile_ir
 
-    ir = compile_ir("input 4\naffine 2 -> softmax\nsearch {\n  lr 1e-1:1e-4:log\n}\n", filename="s.net")
-    with pytest.raises(SchemaError) as caught:
-        ranges_of(ir, [])
+    with pytest.raises(SchemaError) as caught:  # by compiling, as `check` does, with the search's own message
+        compile_ir("input 4\naffine 2 -> softmax\nsearch {\n  lr 1e-1:1e-4:log\n}\n", filename="s.net")
     assert (caught.value.file, caught.value.line, caught.value.col) == ("s.net", 4, 6)
     assert "LOW must be below HIGH" in caught.value.message

@@ -77,7 +77,8 @@ def test_ir_schema_errors_name_the_json_path(capsys, tmp_path):
                                                                                         "args": {}}]}))
     code, _, err = run(capsys, "check", str(ir_file))
     assert code == 1
-    assert f"{ir_file}: layers[0].op: the layer must be one of" in err and "did you mean 'affine'?" in err
+    column = ir_file.read_text().index('"affin"') + 1  # located in the IR file itself
+    assert f"{ir_file}:1:{column}: layers[0].op: the layer must be one of" in err and "did you mean 'affine'?" in err
 
 
 def test_ir_of_another_version_is_refused(capsys, tmp_path):
