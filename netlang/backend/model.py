@@ -73,19 +73,16 @@ class Model:
         body_length = len(self.layers) - 1 if ends_in_fused else len(self.layers)
         by_name = {layer.name: layer for layer in self.layers}
         self.plan = make_plan([layer.node for layer in self.layers], body_length, by_name, passes)
-        for layer in self.layers:
+        for layer in self.layers:  # absorbed layers run no step of their own
             layer.absorb(())
             layer.output_slot = layer.input_grad_slot = None
-            layer.needs_input_grad = True
         for step in self.plan.steps:
             layer = by_name[step.layer]
             layer.absorb(tuple(by_name[name] for name in step.absorbs))
             layer.output_slot, layer.input_grad_slot = step.output_slot, step.input_grad_slot
-        self.pipeline = [by_name[step.layer] for step in self.plan.steps]
-        self.body = self.pipeline[: self.plan.body_length]
-        for step, layer in zip(self.plan.steps, self.pipeline, strict=True):
             layer.needs_input_grad = any(name != NETWORK_INPUT for name in step.inputs)
-        self._step_layers = self.pipeline
+        self.pipeline = [by_name[step.layer] for step in self.plan.steps]  # the layer of each step
+        self.body = self.pipeline[: self.plan.body_length]
         # After step i, the values no later step reads (the last step's own output is the result).
         last_reader = {name: index for index, step in enumerate(self.plan.steps) for name in step.inputs}
         self._last_reads = [[] for _ in self.plan.steps]
@@ -119,7 +116,7 @@ class Model:
         """The value the last of `steps` gives, running them in order from the network input x. A value is
         dropped once its last reader has run (in a chain: at once), as a plain loop over layers would."""
         values = {NETWORK_INPUT: x}
-        for step, layer, done in zip(steps, self._step_layers, self._last_reads, strict=False):
+        for step, layer, done in zip(steps, self.pipeline, self._last_reads, strict=False):
             if layer.merge:
                 values[step.output] = layer.forward([values[name] for name in step.inputs], train)
             else:
@@ -234,7 +231,7 @@ class Model:
         body = self.plan.body
         # The gradient of each value, added up over its readers (micrograd's `grad +=`), in reverse order.
         pending = {body[-1].output: dout}
-        for step, layer in zip(reversed(body), reversed(self._step_layers[: len(body)]), strict=True):
+        for step, layer in zip(reversed(body), reversed(self.body), strict=True):
             input_grads = layer.backward(pending.pop(step.output))
             if input_grads is None:
                 continue
