@@ -13,10 +13,11 @@ from netlang.backend.base import Layer, Workspace
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
 from netlang.backend.parallel import MAX_SHARDS, ShardSync, run_in_threads, shard_count, single_threaded_blas
-from netlang.backend.plan import NETWORK_INPUT, PLAN_PASSES, Plan, PlanPass, Step, make_plan
+from netlang.backend.plan import PLAN_PASSES, Plan, PlanPass, Step, make_plan
 from netlang.errors import DataError, SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
 from netlang.ops import OPS
+from netlang.ops.base import NETWORK_INPUT
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 

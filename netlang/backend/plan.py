@@ -31,8 +31,6 @@ from typing import Any
 
 from netlang.backend.base import Layer, Slot
 
-NETWORK_INPUT = "input"
-
 
 @dataclass(frozen=True)
 class Step:

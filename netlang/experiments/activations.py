@@ -14,6 +14,7 @@ import numpy as np
 
 from netlang.errors import SchemaError, UsageError
 from netlang.initializers import check_scheme
+from netlang.ops.base import NETWORK_INPUT
 
 BINS = 30
 # Histograms are drawn for the hidden activation functions: what the seeds' study looks at.
@@ -46,7 +47,7 @@ def layer_outputs(model: Any, x: np.ndarray) -> list[tuple[dict[str, Any], np.nd
     own (the model is replanned without fusions), so each output is that layer's.
     """
     model.replan(())
-    values = {"input": np.asarray(x, dtype=model.dtype)}
+    values = {NETWORK_INPUT: np.asarray(x, dtype=model.dtype)}
     outputs = []
     for layer in model.layers:
         inputs = [values[name] for name in layer.node["inputs"]]

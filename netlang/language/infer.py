@@ -11,10 +11,9 @@ from typing import Any
 
 from netlang.errors import NetlangError, ShapeError
 from netlang.ops import OPS
-from netlang.ops.base import describe
+from netlang.ops.base import NETWORK_INPUT, describe
 
 FLOAT_BYTES = 4  # activation and parameter memory are reported for float32
-NETWORK_INPUT = "input"  # the name layers read the network's input by
 
 
 def infer(ir: dict[str, Any], filename: str | None = None) -> dict[str, Any]:

@@ -27,9 +27,9 @@ from netlang.language.signature import match_signature, pos_of
 from netlang.language.trainfields import field_schemas, lower_setting
 from netlang.limits import MAX_LAYERS_VARIABLE, MAX_NESTING, MAX_NUMBER_DIGITS, max_layers, raise_hint
 from netlang.ops import OPS
+from netlang.ops.base import NETWORK_INPUT
 
 IR_VERSION = 2
-NETWORK_INPUT = "input"
 _MERGE_OPS = {"PLUS": "add", "BAR": "concat"}
 
 

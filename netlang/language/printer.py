@@ -15,9 +15,8 @@ from typing import Any
 
 from netlang.errors import SchemaError
 from netlang.ops import OPS
-from netlang.ops.base import layer_text
+from netlang.ops.base import NETWORK_INPUT, layer_text
 
-NETWORK_INPUT = "input"
 _JOINS = {"add": " + ", "concat": " | "}
 
 

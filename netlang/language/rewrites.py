@@ -19,11 +19,11 @@ from math import prod
 from typing import Any
 
 from netlang.errors import SchemaError, ShapeError
-from netlang.language.infer import NETWORK_INPUT, annotate
+from netlang.language.infer import annotate
 from netlang.language.trainfields import combination_problem, resolve_training
 from netlang.limits import MAX_LAYER_VALUES, MAX_PARAMS_VARIABLE, max_params, raise_hint
 from netlang.ops import OPS
-from netlang.ops.base import describe
+from netlang.ops.base import NETWORK_INPUT, describe
 
 IR_VERSION = 2
 

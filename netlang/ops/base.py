@@ -16,6 +16,8 @@ from netlang.errors import ShapeError, SpecSyntaxError
 Shape = list[int]
 Args = dict[str, Any]
 
+NETWORK_INPUT = "input"  # the name IR layers read the network's input by (no layer may be named so)
+
 # Argument kinds, as written in a spec:
 #   "int"    a whole number:               30
 #   "real"   any number:                   0.5, 1e-5

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from math import prod
 from typing import Any
 
+from netlang.ops.base import NETWORK_INPUT
+
 Node = dict[str, Any]
 
 
@@ -162,7 +164,7 @@ def lower_network(nodes: list[Node], module_for: Callable[[Node], Any] = lower) 
             self.nodes = nodes
 
         def forward(self, x):
-            values = {"input": x}
+            values = {NETWORK_INPUT: x}
             for node in self.nodes:
                 module = self.layers[node["name"].replace(".", "_")]
                 values[node["name"]] = module(*(values[name] for name in node["inputs"]))

@@ -10,9 +10,10 @@ import pytest
 
 from netlang.backend import build
 from netlang.backend.gradcheck import check_model_gradients
-from netlang.backend.plan import NETWORK_INPUT, fuse_into_layers, swap_relu_before_max_pool
+from netlang.backend.plan import fuse_into_layers, swap_relu_before_max_pool
 from netlang.cli import main
 from netlang.language.compiler import compile_ir
+from netlang.ops.base import NETWORK_INPUT
 
 # Branches of convs and relus (which keep nothing for backward, so their arrays may live in shared buffers),
 # a fork read by two branches and the merge, a relu before a max pool, a concat, and an identity skip.
