@@ -69,6 +69,28 @@ def memory_order(array: np.ndarray) -> tuple[int, ...]:
     return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
 
 
+PER_CHANNEL_RUN = 512  # values per inner loop that apply_per_channel() aims for
+
+
+def apply_per_channel(ufunc: Any, a: np.ndarray, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """ufunc(a, values per channel) into `out`, for (N, C, ...) arrays `a` and `out` and (C,) `values`.
+
+    On channels-last memory (a conv's pixel-major output) the channel axis is innermost, and NumPy's inner loop
+    would run over C values only: 0.3 ms where an element-wise pass takes 0.07 (16 channels, 50x28x28). There
+    the arrays are taken as rows of k pixels' channels, and `values` repeated k times to match.
+    """
+    channels = a.shape[1]
+    last = (0, *range(2, a.ndim), 1)
+    if a.ndim > 2 and memory_order(a) == last == memory_order(out) and a.transpose(last).flags.c_contiguous and (
+            out.transpose(last).flags.c_contiguous):
+        pixels = a.size // channels
+        k = max((d for d in range(1, PER_CHANNEL_RUN // channels + 1) if pixels % d == 0), default=1)
+        rows = (pixels // k, k * channels)
+        ufunc(a.transpose(last).reshape(rows), np.tile(values, k), out=out.transpose(last).reshape(rows))
+        return out
+    return ufunc(a, values.reshape((channels,) + (1,) * (a.ndim - 2)), out=out)
+
+
 
 
 def channel_sums(a: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ ShardSync, so every shard normalises with the whole batch's statistics, as one p
 
 from __future__ import annotations
 
-from netlang.backend.base import Layer, Slot, channel_sums, memory_order
+from netlang.backend.base import Layer, Slot, apply_per_channel, channel_sums, memory_order
 from netlang.lazy import numpy as np
 from netlang.ops.base import Arg, Op, Param, per_channel
 
@@ -29,39 +29,31 @@ class BatchNorm(Layer):
     sync = None
     shard = 0
 
-    def _per_channel(self, values, ndim: int):
-        return values.reshape((-1,) + (1,) * (ndim - 2))
-
     def _total(self, part):
         """The sum of a per-channel array over the whole batch: this shard's part, or all shards' parts."""
         return part if self.sync is None else self.sync.total(self.shard, part)
 
     def forward(self, x, train):
         eps = self.args.get("eps", 1e-5)
-        gamma = self._per_channel(self.params["gamma"], x.ndim)
-        beta = self._per_channel(self.params["beta"], x.ndim)
+        gamma, beta = self.params["gamma"], self.params["beta"]
         mean_buf, var_buf = self.buffers["running_mean"], self.buffers["running_var"]
         out = self.output(x.shape, x.dtype, x, train, memory_order(x))
         if not train:
-            scale = gamma / np.sqrt(self._per_channel(var_buf, x.ndim) + eps)
-            np.subtract(x, self._per_channel(mean_buf, x.ndim).astype(x.dtype), out=out)
-            out *= scale.astype(x.dtype)
-            out += beta
-            return out
+            apply_per_channel(np.subtract, x, mean_buf.astype(x.dtype), out)
+            apply_per_channel(np.multiply, out, (gamma / np.sqrt(var_buf + eps)).astype(x.dtype), out)
+            return apply_per_channel(np.add, out, beta, out)
         count = x.size // x.shape[1]  # values per channel in this part of the batch
         totals = self._total(np.concatenate([[count], channel_sums(x)]))  # in float64
         self.batch_count = totals[0]
         self.batch_share = count / totals[0]  # this shard's share of the batch (1 unsharded)
         mean = totals[1:] / totals[0]
-        x_hat = self.scratch_like("x_hat", x, x.dtype)
-        np.subtract(x, self._per_channel(mean, x.ndim).astype(x.dtype), out=x_hat)
+        x_hat = apply_per_channel(np.subtract, x, mean.astype(x.dtype), self.scratch_like("x_hat", x, x.dtype))
         squares = np.multiply(x_hat, x_hat, out=out)  # out as a work array, before it holds the output
         var = self._total(channel_sums(squares)) / totals[0]
-        self.inv_std = self._per_channel(1.0 / np.sqrt(var + eps), x.ndim).astype(x.dtype)
-        x_hat *= self.inv_std
-        self.x_hat = x_hat
-        np.multiply(x_hat, gamma, out=out)
-        out += beta
+        self.inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
+        self.x_hat = apply_per_channel(np.multiply, x_hat, self.inv_std, x_hat)
+        apply_per_channel(np.multiply, x_hat, gamma, out)
+        apply_per_channel(np.add, out, beta, out)
         if self.shard == 0:  # the buffers are shared between shards: one updates them for the whole batch
             momentum = self.args.get("momentum", 0.9)
             mean_buf *= momentum
@@ -72,7 +64,9 @@ class BatchNorm(Layer):
 
     def backward(self, dout):
         x_hat = self.x_hat
-        product = np.multiply(dout, x_hat, out=self.workspace.array(Slot.PRODUCT, dout.shape, dout.dtype))
+        axes = memory_order(dout)  # the product laid out as dout is: element-wise passes over one layout are fast
+        stored = self.workspace.array(Slot.PRODUCT, tuple(dout.shape[axis] for axis in axes), dout.dtype)
+        product = np.multiply(dout, x_hat, out=stored.transpose(np.argsort(axes)))
         sum_dout, sum_dout_x_hat = channel_sums(dout), channel_sums(product)
         self.grads["gamma"] = sum_dout_x_hat
         self.grads["beta"] = sum_dout
@@ -83,17 +77,14 @@ class BatchNorm(Layer):
         share = self.batch_share
         totals = self._total(np.concatenate([share * sum_dout, share * sum_dout_x_hat]))
         channels = dout.shape[1]
-        ndim = dout.ndim
         per_value = self.batch_count * share
-        shift = self._per_channel(totals[:channels] / per_value, ndim).astype(dout.dtype)
-        slope = self._per_channel(totals[channels:] / per_value, ndim).astype(dout.dtype)
-        gamma = self._per_channel(self.params["gamma"], ndim)
-        dx = self.input_grad(dout.shape, dout.dtype, dout, memory_order(dout))
-        np.multiply(x_hat, -slope, out=dx)
+        shift = (totals[:channels] / per_value).astype(dout.dtype)
+        slope = (totals[channels:] / per_value).astype(dout.dtype)
+        dx = self.input_grad(dout.shape, dout.dtype, dout, axes)
+        apply_per_channel(np.multiply, x_hat, -slope, dx)
         dx += dout
-        dx -= shift
-        dx *= gamma * self.inv_std
-        return dx
+        apply_per_channel(np.subtract, dx, shift, dx)
+        return apply_per_channel(np.multiply, dx, self.params["gamma"] * self.inv_std, dx)
 
 
 OP = Op(
