@@ -128,4 +128,8 @@ def test_every_command_runs_on_a_graph_spec(tmp_path, capsys):
     stats = json.loads(next((tmp_path / "act").glob("*.json")).read_text())
     assert {"unit1.conv2", "unit1.add1", "concat1"} <= {layer["name"] for layer in stats["inits"][0]["layers"]}
     assert main(["sweep", str(spec), "--set", "lr=0.01,0.02", "--epochs", "1", "--out", str(tmp_path / "sw")]) == 0
+    search = tmp_path / "search"
+    assert main(["search", str(spec), "--trials", "2", "--epochs", "1", "--out", str(search), "--no-plot"]) == 0
+    assert len((search / "trials.jsonl").read_text().splitlines()) == 2
+    assert main(["plot", str(run), "--out", str(tmp_path / "pictures"), "--no-plot"]) == 0
     capsys.readouterr()
