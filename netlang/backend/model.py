@@ -4,6 +4,7 @@ state handling. It implements the engine interface of netlang/engine.py."""
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -12,7 +13,14 @@ import numpy as np
 from netlang.backend.base import Layer, Workspace
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
-from netlang.backend.parallel import MAX_SHARDS, ShardSync, run_in_threads, shard_count, single_threaded_blas
+from netlang.backend.parallel import (
+    MAX_SHARDS,
+    ShardSync,
+    run_in_threads,
+    shard_count,
+    single_threaded_blas,
+    step_is_small,
+)
 from netlang.backend.plan import PLAN_PASSES, Plan, PlanPass, Step, make_plan
 from netlang.errors import DataError, SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
@@ -61,6 +69,7 @@ class Model:
         self.workspace = workspace
         self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
         self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
+        self._macs_per_sample = ir.get("totals", {}).get("macs")  # how much work a step is (parallel.py)
         # Where layers draw random numbers, the shards of a step need generators of their own.
         self._draws_random = any(layer.draws_random for layer in layers)
         self.replan(passes)
@@ -138,9 +147,10 @@ class Model:
         return np.concatenate(chunks)
 
     def _sharded_inference(self, x: np.ndarray) -> np.ndarray:
-        shards = min(shard_count(len(x)), self.max_shards)
+        shards = min(shard_count(len(x), self._macs_per_sample), self.max_shards)
         if shards <= 1:
-            return self.forward(x, train=False)
+            with self._threads_for(len(x)):
+                return self.forward(x, train=False)
         x = self._input(x)
         outputs, _ = self._in_shards(shards, len(x), lambda copy, part: copy.forward(x[part], train=False))
         return np.concatenate(outputs)
@@ -178,10 +188,15 @@ class Model:
         A large enough batch is split into shards that run on threads of their own (see parallel.py), unless
         `max_shards` is 1. Batchnorm layers combine their statistics across the shards (ShardSync).
         """
-        shards = min(shard_count(len(x)), self.max_shards)
+        shards = min(shard_count(len(x), self._macs_per_sample), self.max_shards)
         if shards > 1:
             return self._sharded_loss_and_gradients(x, t, shards)
-        return self._loss_and_gradients(x, t)
+        with self._threads_for(len(x)):
+            return self._loss_and_gradients(x, t)
+
+    def _threads_for(self, batch: int) -> AbstractContextManager:
+        """BLAS on one thread for a step too small to share (parallel.step_is_small), else as it is set."""
+        return single_threaded_blas() if step_is_small(batch, self._macs_per_sample) else nullcontext()
 
     def _sharded_loss_and_gradients(
         self, x: np.ndarray, t: np.ndarray, shards: int

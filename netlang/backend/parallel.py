@@ -48,10 +48,25 @@ def blas_threads() -> int:
     return max(lib.num_threads for lib in controller.lib_controllers)
 
 
-def shard_count(batch: int) -> int:
+# A step (or inference batch) of fewer multiply-accumulates than this runs on one thread, unsharded and with BLAS
+# single-threaded: handing its few small GEMMs between threads costs more than a second core gains. Measured with
+# `netlang bench` on two cores, one thread against two: specs/two_layer.net (4 M MACs a step of 100) 0.4 against
+# 0.7 ms, digits_convnet (2.6 M) 1.0 against 1.5, multilayer_bn (13 M) 4.9 against 7.0; SimpleConvNet (87 M)
+# and up gain from sharding on a quiet machine.
+MIN_PARALLEL_MACS = 50_000_000
+
+
+def shard_count(batch: int, macs_per_sample: int | None = None) -> int:
     """How many shards a training step on `batch` examples is split into: one per BLAS thread, each at least
-    MIN_SHARD examples."""
+    MIN_SHARD examples; 1 for a step smaller than MIN_PARALLEL_MACS (see step_is_small)."""
+    if step_is_small(batch, macs_per_sample):
+        return 1
     return max(1, min(blas_threads(), batch // MIN_SHARD, MAX_SHARDS))
+
+
+def step_is_small(batch: int, macs_per_sample: int | None) -> bool:
+    """Whether a step on `batch` examples is too small to gain from more than one thread (MIN_PARALLEL_MACS)."""
+    return macs_per_sample is not None and batch * macs_per_sample < MIN_PARALLEL_MACS
 
 
 def single_threaded_blas() -> AbstractContextManager:

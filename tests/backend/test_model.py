@@ -370,8 +370,25 @@ SHARDED_SPEC = "input 4x8x8\nconv 6 3x3 pad 1 -> relu -> pool 2 -> affine 10 -> 
 
 @pytest.fixture
 def two_blas_threads(monkeypatch):
-    """Shard training steps in two whatever this machine's BLAS is set to."""
+    """Shard training steps in two whatever this machine's BLAS is set to, however small the step."""
     monkeypatch.setattr("netlang.backend.parallel.blas_threads", lambda: 2)
+    monkeypatch.setattr("netlang.backend.parallel.MIN_PARALLEL_MACS", 0)
+
+
+def test_a_step_too_small_to_share_runs_on_one_thread(monkeypatch):
+    from netlang.backend import parallel
+
+    monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
+    limits = []
+    monkeypatch.setattr(parallel, "single_threaded_blas", lambda: limits.append(1) or parallel.nullcontext())
+    monkeypatch.setattr("netlang.backend.model.single_threaded_blas", parallel.single_threaded_blas)
+    model = net(SHARDED_SPEC.format(extra=""))
+    x, labels = np.random.default_rng(0).standard_normal((70, 4, 8, 8)), np.arange(70) % 10
+    assert 70 * model.ir["totals"]["macs"] < parallel.MIN_PARALLEL_MACS
+    model.loss_and_gradients(x, labels)
+    assert not model._copies and limits == [1]  # unsharded, BLAS limited to one thread for the step
+    big = 1 + parallel.MIN_PARALLEL_MACS // model.ir["totals"]["macs"]
+    assert parallel.shard_count(big, model.ir["totals"]["macs"]) == 2
 
 
 def test_a_sharded_step_gives_the_serial_step_s_loss_gradients_and_outputs(two_blas_threads):
