@@ -267,7 +267,7 @@ def export(
     for index, node in enumerate(layers):
         layer = LayerNodes(
             node, [values[name] for name in node["inputs"]],
-            OUTPUT if index == len(layers) - 1 else node["name"], _doc(node, lines),
+            OUTPUT if index == len(layers) - 1 else _value_name(node["name"]), _doc(node, lines),
         )
         for name, to_onnx in TENSORS.get(node["op"], {}).items():
             array = np.asarray(to_onnx(node, np.asarray(tensors[layer.tensor(name)])), dtype=np.float32)
@@ -293,6 +293,12 @@ def export(
         metadata["spec"] = spec_text
     helper.set_model_props(model, metadata)
     return Exported(model, values)
+
+
+def _value_name(layer: str) -> str:
+    """The ONNX value of a layer's output (not the network's): the layer's name, unless that is the network
+    output's name, as LeNet-5's `output: affine 10` is; '/' never occurs in netlang's names."""
+    return f"{layer}/value" if layer == OUTPUT else layer
 
 
 def _doc(node: Node, lines: list[str] | None) -> str:
