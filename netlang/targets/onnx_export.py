@@ -38,8 +38,8 @@ Node = dict[str, Any]
 
 # The opset written unless --opset says otherwise: recent, and run by onnxruntime 1.18 and later.
 DEFAULT_OPSET = 21
-# The oldest opset whose operators mean what these entries need (Resize with an optional roi, Softmax on one
-# axis, Split-free graphs): 13.
+# The oldest opset whose operators these entries write as they stand: upsample's Resize leaves out its roi
+# input, which is optional from opset 13 (required before).
 MIN_OPSET = 13
 INSTALL_HINT = 'onnx is not installed, so nothing was exported; install it with: pip install "netlang[onnx]"'
 OUTPUT = "output"
