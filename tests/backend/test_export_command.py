@@ -132,3 +132,17 @@ def test_bad_content_is_one_error_and_exit_1(capsys, tmp_path, write_spec):
     code, _, err = netlang(capsys, "export", RESNET, "--weights", other, "-o", tmp_path / "out.onnx")
     assert code == 1 and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_the_readme_runs_an_exported_model_as_it_says(capsys, tmp_path, monkeypatch):
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## ONNX\n", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    assert netlang(capsys, "export", SPECS / "digits_convnet.net", "-o", "digits.onnx")[0] == 0
+    namespace: dict = {}
+    exec(compile(code, "README.md (ONNX)", "exec"), namespace)
+    ir = compile_ir(SPECS / "digits_convnet.net")
+    assert namespace["probabilities"].shape == (5, 10)
+    assert_close(namespace["probabilities"], build(ir, seed=0).predict(namespace["images"]))
+    assert capsys.readouterr().out.strip() == str(namespace["probabilities"].argmax(axis=1))
