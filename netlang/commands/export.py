@@ -59,9 +59,9 @@ def run(args: argparse.Namespace) -> int:
         write_atomically(args.output, lambda file: file.write(data))
     except OSError as err:
         raise UsageError(f"{args.output}: cannot write it ({err.strerror or err})") from None
-    source = args.weights or f"fresh weights of seed {model_seed(ir, args.seed)}"
-    print(f"wrote {args.output}: {len(ir['layers'])} layers, {len(exported.model.graph.node)} ONNX nodes, "
-          f"opset {args.opset}, weights from {source}")
+    weights = f"the weights of {args.weights}" if args.weights else f"fresh weights (seed {model_seed(ir, args.seed)})"
+    print(f"wrote {args.output}: {len(ir['layers'])} layers as {len(exported.model.graph.node)} ONNX nodes, "
+          f"opset {args.opset}, {weights}")
     return 0
 
 
