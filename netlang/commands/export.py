@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from netlang import __version__
     from netlang.atomic import write_atomically
     from netlang.errors import UsageError
-    from netlang.targets.onnx_export import export, import_onnx
+    from netlang.targets.onnx_export import check_size, export, import_onnx
 
     if args.format is None:
         suffix = Path(args.output).suffix.lower()
@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--seed sets fresh weights, and --weights replaces them: give one or the other")
     import_onnx()  # before any work: without onnx, one line saying how to install it
     ir, spec_text = _read_spec(args.spec)
+    check_size(ir, spec_text)  # before the weights are made
     model = _model(ir, args.weights, args.seed)
     exported = export(ir, model.state_dict(), opset=args.opset, spec_text=spec_text, version=__version__)
     data = exported.model.SerializeToString()

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from netlang.errors import UsageError
+from netlang.errors import DataError, UsageError
 from netlang.ops.base import NETWORK_INPUT
 
 Node = dict[str, Any]
@@ -235,6 +235,19 @@ TENSORS: dict[str, dict[str, Callable[[Node, Any], Any]]] = {
 }
 
 
+def check_size(ir: dict[str, Any], spec_text: str | None = None) -> None:
+    """DataError when the network's weights and spec text would not fit in one ONNX file (MAX_ONNX_BYTES),
+    checked from the IR's totals before any weight exists."""
+    from netlang.limits import MAX_ONNX_BYTES
+
+    size = ir["totals"]["param_bytes"] + len((spec_text or "").encode("utf-8"))
+    if size > MAX_ONNX_BYTES:
+        raise DataError(
+            f"the network's weights and spec take {size:,} bytes, more than one ONNX file holds "
+            f"({MAX_ONNX_BYTES:,}, protobuf's limit; netlang writes no external-data files)"
+        )
+
+
 class Exported(NamedTuple):
     """An exported network: the ONNX model, and the name of the ONNX value holding each layer's output."""
 
@@ -251,7 +264,8 @@ def export(
 ) -> Exported:
     """An inferred IR and its tensors by netlang name (Model.state_dict(); float32) -> the ONNX model computing
     what Model.predict computes. `spec_text`, the source the IR's positions point into, gives each node its
-    spec line and the metadata their text; `version` is netlang's. UsageError for an opset out of range."""
+    spec line and the metadata their text; `version` is netlang's. UsageError for an opset out of range,
+    DataError for a network too large for one ONNX file."""
     import numpy as np
 
     onnx = import_onnx()
@@ -260,6 +274,7 @@ def export(
     if not MIN_OPSET <= opset <= newest:
         raise UsageError(f"--opset {opset} is out of range: this export writes opsets {MIN_OPSET} to {newest} "
                          f"(the installed onnx {onnx.__version__}'s newest); default {DEFAULT_OPSET}")
+    check_size(ir, spec_text)
     lines = spec_text.splitlines() if spec_text is not None else None
     values = {NETWORK_INPUT: NETWORK_INPUT}
     nodes, initializers = [], []

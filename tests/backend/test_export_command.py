@@ -146,3 +146,13 @@ def test_the_readme_runs_an_exported_model_as_it_says(capsys, tmp_path, monkeypa
     assert namespace["probabilities"].shape == (5, 10)
     assert_close(namespace["probabilities"], build(ir, seed=0).predict(namespace["images"]))
     assert capsys.readouterr().out.strip() == str(namespace["probabilities"].argmax(axis=1))
+
+
+def test_a_network_too_large_for_one_onnx_file_is_refused_before_its_weights_exist(
+    capsys, tmp_path, write_spec, monkeypatch
+):
+    monkeypatch.setenv("NETLANG_MAX_PARAMS", "2000000000")
+    spec = write_spec("input 50000\naffine 20000 -> affine 20000 -> softmax\n")  # 1.4 billion parameters
+    code, _, err = netlang(capsys, "export", spec, "-o", tmp_path / "big.onnx")
+    assert code == 1 and "more than one ONNX file holds (2,147,483,647" in err
+    assert not (tmp_path / "big.onnx").exists()
