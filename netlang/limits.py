@@ -62,6 +62,9 @@ others bound what no real input needs:
 - MAX_NESTING: the specs in specs/ nest groups 1 deep, and netlang's IR files nest 5 levels; Python's
   own recursion limit (1000) is the danger this bounds, checked by a scan of the text before any recursive
   parsing.
+- MAX_ONNX_BYTES: protobuf's own limit on one serialized message, which an ONNX file is; netlang writes no
+  external-data files, so a network whose weights and spec text pass it cannot be exported (above about 530
+  million parameters).
 - MAX_NUMBER_DIGITS: a larger whole number cannot be a size, count or seed any network could use, and Python
   refuses to read numbers of more than 4,300 digits anyway.
 """
@@ -93,6 +96,7 @@ MAX_NESTING = 100
 MAX_SPEC_BYTES = 256 * 2**20
 MAX_NUMBER_DIGITS = 30
 MAX_SHOWN_LINE = 160
+MAX_ONNX_BYTES = 2**31 - 1
 
 
 def max_data_bytes(environ: Mapping[str, str] | None = None) -> int:

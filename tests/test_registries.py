@@ -19,9 +19,12 @@ from netlang.language.compiler import compile_ir
 from netlang.language.schema import load_schema
 from netlang.ops import OPS, Op, generate, register, unregister
 from netlang.ops.base import layer_text
-from netlang.targets import torch_modules
+from netlang.targets import onnx_export, torch_modules
 
-TARGETS = {"torch": (torch_modules.MODULES, torch_modules.TENSORS)}
+TARGETS = {
+    "torch": (torch_modules.MODULES, torch_modules.TENSORS),
+    "onnx": (onnx_export.NODES, onnx_export.TENSORS),
+}
 
 
 def registry_problems(op: Op) -> list[str]:
@@ -79,13 +82,23 @@ def test_layer_text_compiles_back_to_the_same_layer(name, spec, shape):
     assert again["out_shape"] == layer["out_shape"]
 
 
-def test_an_op_missing_from_a_target_is_caught():
-    modules, _ = TARGETS["torch"]
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_an_op_missing_from_a_target_is_caught(target):
+    modules, _ = TARGETS[target]
     saved = modules.pop("relu")
     try:
-        assert registry_problems(OPS["relu"]) == ["no torch entry"]
+        assert registry_problems(OPS["relu"]) == [f"no {target} entry"]
     finally:
         modules["relu"] = saved
+
+
+def test_a_tensor_a_target_does_not_place_is_caught():
+    _, tensors = TARGETS["onnx"]
+    saved = tensors["conv"].pop("b")
+    try:
+        assert registry_problems(OPS["conv"]) == ["onnx does not place every tensor"]
+    finally:
+        tensors["conv"]["b"] = saved
 
 
 # The op the README's "Adding an op" walks through: its code block, run here as netlang/ops/cube.py would be.
@@ -107,14 +120,21 @@ CUBE = readme_op()
 def cube():
     register(CUBE)
     torch_modules.MODULES["cube"] = lambda node: _TorchCube()
+    onnx_export.NODES["cube"] = _onnx_cube
     yield CUBE
     unregister("cube")
     del torch_modules.MODULES["cube"]
+    del onnx_export.NODES["cube"]
 
 
 class _TorchCube:
     def __call__(self, x):
         return x * x * x
+
+
+def _onnx_cube(layer):
+    square = layer.emit("Mul", [layer.inputs[0], layer.inputs[0]], layer.temp("square"))
+    return layer.emit("Mul", [square, layer.inputs[0]])
 
 
 def test_an_op_defined_in_a_test_passes_every_registry_check(cube):

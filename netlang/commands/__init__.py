@@ -12,6 +12,7 @@ COMMANDS = (
     "train",
     "eval",
     "predict",
+    "export",
     "gradcheck",
     "bench",
     "search",

@@ -1,0 +1,103 @@
+"""`netlang export SPEC [--weights W] -o OUT.onnx`: the network in inference mode as an ONNX model."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+NAME = "export"
+HELP = "Write the network, with trained or freshly initialised weights, as an ONNX model for inference."
+EXAMPLES = """examples:
+  netlang export specs/digits_convnet.net --weights runs/digits -o digits.onnx
+  netlang export specs/resnet.net --seed 1 -o resnet.onnx --opset 17
+
+--weights takes weights.npz, best.npz or checkpoint.npz, or a run directory (its weights.npz); without it,
+the weights are the freshly initialised ones of --seed (default: the spec's train section, else 0).
+The model computes what 'netlang predict' does: batchnorm uses its running statistics, dropout is left out,
+and a final softmax or sigmoid gives probabilities. Its input is named 'input', its output 'output', and
+the batch dimension is dynamic. Needs the onnx package: pip install "netlang[onnx]"."""
+
+FORMATS = {".onnx": "onnx"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from netlang.targets.onnx_export import DEFAULT_OPSET
+
+    parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net) or IR (.json) file; - for stdin")
+    parser.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write it (OUT.onnx)")
+    parser.add_argument("--weights", metavar="W", help="weights file or run directory (default: fresh weights)")
+    parser.add_argument("--seed", metavar="N", type=int, help="the seed of fresh weights (without --weights)")
+    parser.add_argument("--format", choices=sorted(set(FORMATS.values())),
+                        help="the format to write (default: from OUT's suffix)")
+    parser.add_argument("--opset", metavar="N", type=int, default=DEFAULT_OPSET,
+                        help=f"the ONNX opset to write (default {DEFAULT_OPSET})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from netlang import __version__
+    from netlang.atomic import write_atomically
+    from netlang.errors import UsageError
+    from netlang.targets.onnx_export import check_size, export, import_onnx
+
+    if args.format is None:
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in FORMATS:
+            raise UsageError(
+                f"-o {args.output}: cannot tell the format from the suffix '{suffix}'; name it OUT.onnx or give "
+                "--format onnx"
+            )
+    if args.weights is not None and args.seed is not None:
+        raise UsageError("--seed sets fresh weights, and --weights replaces them: give one or the other")
+    import_onnx()  # before any work: without onnx, one line saying how to install it
+    ir, spec_text = _read_spec(args.spec)
+    check_size(ir, spec_text)  # before the weights are made
+    model = _model(ir, args.weights, args.seed)
+    exported = export(ir, model.state_dict(), opset=args.opset, spec_text=spec_text, version=__version__)
+    data = exported.model.SerializeToString()
+    try:
+        write_atomically(args.output, lambda file: file.write(data))
+    except OSError as err:
+        raise UsageError(f"{args.output}: cannot write it ({err.strerror or err})") from None
+    weights = f"the weights of {args.weights}" if args.weights else f"fresh weights (seed {model_seed(ir, args.seed)})"
+    print(f"wrote {args.output}: {len(ir['layers'])} layers as {len(exported.model.graph.node)} ONNX nodes, "
+          f"opset {args.opset}, {weights}")
+    return 0
+
+
+def _read_spec(spec: str) -> tuple[dict[str, Any], str | None]:
+    """(inferred IR, the spec text its positions point into; None for an IR file, whose positions are JSON's)."""
+    import sys
+    from pathlib import Path
+
+    from netlang.language.compiler import compile_ir, read_source
+
+    if spec == "-":
+        text = sys.stdin.read()
+        return compile_ir(text, filename="<stdin>"), text
+    path = Path(spec)
+    ir = compile_ir(path)
+    return ir, None if path.suffix == ".json" else read_source(path)
+
+
+def model_seed(ir: dict[str, Any], seed: int | None) -> int:
+    """The seed of fresh weights: --seed, else the spec's train section's."""
+    from netlang.language.trainfields import resolve_training
+
+    return resolve_training(ir)["seed"] if seed is None else seed
+
+
+def _model(ir: dict[str, Any], weights: str | None, seed: int | None) -> Any:
+    """The model of `ir` with the weights of `weights` (as eval reads them), or fresh ones of the seed."""
+    from netlang.language.trainfields import resolve_training
+    from netlang.train.session import build_model, load_weights, run_config, weights_file, with_training
+
+    if weights is None:
+        config = {**resolve_training(ir), "seed": model_seed(ir, seed)}
+        return build_model(ir, config)
+    path = weights_file(weights)
+    config = run_config(path) or resolve_training(ir)
+    model = build_model(with_training(ir, config), config)
+    load_weights(model, path)
+    return model
