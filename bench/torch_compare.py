@@ -3,6 +3,7 @@
     python bench/torch_compare.py            # both nets, 2 threads, float32, batch 100
     (netlang installed, e.g. `pip install -e .`, or PYTHONPATH=. from the repository root)
     python bench/torch_compare.py --steps 40 --nets simple --threads 1
+    python bench/torch_compare.py --nets all --busy     # every spec in specs/, beside a CPU-bound neighbour
 
 Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
 timed in alternating rounds of 5 steps (after one untimed) in this one process, so machine load hits both
@@ -42,6 +43,8 @@ NETS = {
     "inception": "inception.net",
     "densenet": "densenet.net",
 }
+# Any other spec of specs/ by its file name without .net ("--nets all": every one).
+NETS.update({path.stem: path.name for path in sorted(SPECS.glob("*.net")) if path.name not in NETS.values()})
 BATCH = 100
 ROUND_STEPS = 5
 # Idle thread-pool workers spin for a while after their last task (OpenBLAS's for about 0.1 s), taking the
@@ -52,13 +55,14 @@ SETTLE_S = 0.3
 def netlang_step_fn(net: str):
     """A closure running one netlang training step on a fixed batch."""
     from netlang.backend import build
+    from netlang.commands.gradcheck import random_targets
     from netlang.language.compiler import compile_ir
+    from netlang.language.trainfields import resolve_training
     from netlang.train.optimizers import Adam
 
-    model = build(compile_ir(SPECS / NETS[net]), dtype="float32", seed=0)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
-    t = rng.integers(0, 10, size=BATCH)
+    ir = compile_ir(SPECS / NETS[net])
+    model = build(ir, loss=resolve_training(ir)["loss"], dtype="float32", seed=0)
+    x, t = fixed_batch(ir, model.loss_name, random_targets)
     optimizer = Adam(lr=1e-3)
 
     def step() -> None:
@@ -66,6 +70,19 @@ def netlang_step_fn(net: str):
         optimizer.update(model.params, grads)
 
     return step
+
+
+def fixed_batch(ir, loss_name: str, random_targets):
+    """The same random batch for both frameworks: inputs of the spec's shape, targets that suit its loss."""
+
+    class Outputs:  # what random_targets asks of a model
+        pass
+
+    outputs = Outputs()
+    outputs.loss_name = loss_name
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, *ir["input"]["shape"])).astype(np.float32)
+    return x, random_targets(outputs, (BATCH, *ir["layers"][-1]["out_shape"]), rng)
 
 
 def torch_model(net: str):
@@ -77,7 +94,9 @@ def torch_model(net: str):
         from netlang.language.compiler import compile_ir
         from netlang.targets.torch_modules import lower_network
 
-        return lower_network(compile_ir(SPECS / NETS[net])["layers"][:-1])
+        layers = compile_ir(SPECS / NETS[net])["layers"]
+        fused = layers[-1]["op"] in ("softmax", "sigmoid")  # the loss applies it, as netlang's does
+        return lower_network(layers[:-1] if fused else layers)
     if net == "simple":
         return nn.Sequential(
             nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
@@ -97,13 +116,25 @@ def torch_step_fn(net: str):
     """A closure running one PyTorch training step on a fixed batch."""
     import torch
 
+    from netlang.backend.model import resolve_loss
+    from netlang.commands.gradcheck import random_targets
+    from netlang.language.compiler import compile_ir
+    from netlang.language.trainfields import resolve_training
+
     torch.set_num_threads(int(THREADS))
     torch.manual_seed(0)
     model = torch_model(net).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.randn(BATCH, 1, 28, 28)
-    t = torch.randint(0, 10, (BATCH,))
-    loss_fn = torch.nn.CrossEntropyLoss()
+    ir = compile_ir(SPECS / NETS[net])
+    loss_name = resolve_loss(ir, resolve_training(ir)["loss"])
+    x, t = (torch.from_numpy(array) for array in fixed_batch(ir, loss_name, random_targets))
+    loss_fn = {
+        "cross_entropy": torch.nn.CrossEntropyLoss(),
+        "bce": torch.nn.BCEWithLogitsLoss(),
+        "mse": lambda out, target: 0.5 * ((out - target) ** 2).sum() / len(out),
+    }[loss_name]
+    if loss_name == "bce":
+        t = t.float()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -176,22 +207,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per framework and net (30)")
     parser.add_argument("--nets", default="simple,deep,resnet",
-                        help="comma-separated: simple, deep, resnet, inception, densenet")
+                        help="comma-separated: simple, deep, resnet, inception, densenet, any spec's name, or all")
     parser.add_argument("--threads", default=THREADS, help="BLAS/PyTorch threads for both (2)")
+    parser.add_argument("--busy", action="store_true",
+                        help="run beside a CPU-bound neighbour process of this script's own (stopped at the end)")
     parser.add_argument("--memory-worker", choices=("netlang", "pytorch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    nets = args.nets.split(",")
+    nets = list(NETS) if args.nets == "all" else args.nets.split(",")
+    unknown = [net for net in nets if net not in NETS]
+    if unknown:
+        parser.error(f"unknown net {unknown[0]!r}; choose from {', '.join(NETS)} or all")
     if args.memory_worker:
         print(json.dumps(memory_worker(args.memory_worker, nets[0])))
         return
 
     import torch
 
-    print(f"float32, batch {BATCH}, threads {THREADS}; numpy {np.__version__}, torch {torch.__version__}")
-    print(f"{'net':<14} {'netlang ms/step':>16} {'pytorch ms/step':>16} {'ratio':>7}")
-    for net in nets:
-        ms, ratio = time_side_by_side(net, args.steps)
-        print(f"{NETS[net].removesuffix('.net'):<14} {ms['netlang']:>16.1f} {ms['pytorch']:>16.1f} {ratio:>7.2f}")
+    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    try:
+        busy = ", beside a CPU-bound neighbour" if neighbour else ""
+        print(f"float32, batch {BATCH}, threads {THREADS}{busy}; numpy {np.__version__}, torch {torch.__version__}")
+        print(f"{'net':<20} {'netlang ms/step':>16} {'pytorch ms/step':>16} {'ratio':>7}")
+        for net in nets:
+            ms, ratio = time_side_by_side(net, args.steps)
+            print(f"{NETS[net].removesuffix('.net'):<20} {ms['netlang']:>16.1f} {ms['pytorch']:>16.1f} {ratio:>7.2f}",
+                  flush=True)
+    finally:
+        if neighbour is not None:
+            neighbour.kill()
+            neighbour.wait()
     if "deep" in nets:
         ours, theirs = measure_memory("netlang", "deep"), measure_memory("pytorch", "deep")
         print("DeepConvNet step memory (fresh process, 3 steps, RSS peak above the pre-step level):")
