@@ -12,6 +12,7 @@ Memory a layer uses comes in three kinds, each with one owner:
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 from netlang.lazy import numpy as np
@@ -72,6 +73,12 @@ def memory_order(array: np.ndarray) -> tuple[int, ...]:
 PER_CHANNEL_RUN = 512  # values per inner loop that apply_per_channel() aims for
 
 
+@lru_cache(maxsize=256)
+def _pixels_per_row(pixels: int, channels: int) -> int:
+    """The most pixels, dividing `pixels`, whose channels fit in one row of PER_CHANNEL_RUN values."""
+    return max((d for d in range(1, PER_CHANNEL_RUN // channels + 1) if pixels % d == 0), default=1)
+
+
 def apply_per_channel(ufunc: Any, a: np.ndarray, values: np.ndarray, out: np.ndarray) -> np.ndarray:
     """ufunc(a, values per channel) into `out`, for (N, C, ...) arrays `a` and `out` and (C,) `values`.
 
@@ -84,7 +91,7 @@ def apply_per_channel(ufunc: Any, a: np.ndarray, values: np.ndarray, out: np.nda
     if a.ndim > 2 and memory_order(a) == last == memory_order(out) and a.transpose(last).flags.c_contiguous and (
             out.transpose(last).flags.c_contiguous):
         pixels = a.size // channels
-        k = max((d for d in range(1, PER_CHANNEL_RUN // channels + 1) if pixels % d == 0), default=1)
+        k = _pixels_per_row(pixels, channels)
         rows = (pixels // k, k * channels)
         ufunc(a.transpose(last).reshape(rows), np.tile(values, k), out=out.transpose(last).reshape(rows))
         return out
