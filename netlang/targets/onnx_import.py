@@ -24,7 +24,7 @@ import numpy as np
 
 from netlang.errors import DataError, NetlangError, ShapeError, UsageError
 from netlang.language.scopes import default_names, group_layers
-from netlang.limits import MAX_ARRAY_DIMS, MAX_DATA_BYTES, max_layers, max_params
+from netlang.limits import MAX_ARRAY_DIMS, data_limit_hint, max_data_bytes, max_layers, max_params
 from netlang.ops import OPS
 from netlang.ops.base import NETWORK_INPUT
 from netlang.targets.onnx_rules import RULES
@@ -52,15 +52,15 @@ def _onnx() -> Any:
 def _read(path: Path) -> bytes:
     try:
         with path.open("rb") as file:
-            data = file.read(MAX_DATA_BYTES + 1)
+            data = file.read(max_data_bytes() + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"{path}: is a directory, not an ONNX file") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
-    if len(data) > MAX_DATA_BYTES:
-        raise DataError(f"{path}: larger than {MAX_DATA_BYTES // 2**30} GiB, more than an ONNX file can hold")
+    if len(data) > max_data_bytes():
+        raise DataError(f"{path}: larger than {max_data_bytes()} bytes; {data_limit_hint()}")
     return data
 
 

@@ -341,12 +341,11 @@ def resize(importer: Any, node: Any) -> None:
     sizes = importer.constant(node, 3, default=None) if len(node.input) > 3 else None
     if node.op_type == "Upsample":
         scales = importer.constant(node, 1)
-    if scales is not None and scales.size:
-        factors = [float(value) for value in np.asarray(scales).reshape(-1)]
-    elif sizes is not None and sizes.size == 4:
-        factors = [1.0, 1.0] + [int(out) / size for out, size in zip(sizes.reshape(-1)[2:], x.shape[1:], strict=True)]
-    else:
-        raise ShapeError("neither scales nor sizes are given as constants")
+    if sizes is not None and sizes.size:
+        raise ShapeError("sizes fix the batch size too (its first entry); netlang reads a Resize by scales")
+    if scales is None or not scales.size:
+        raise ShapeError("no scales given as a constant")
+    factors = [float(value) for value in np.asarray(scales).reshape(-1)]
     if len(factors) != 4 or factors[:2] != [1.0, 1.0] or any(f < 1 or f != int(f) for f in factors[2:]):
         raise ShapeError(f"scales {factors}: netlang upsamples the height and width by whole factors")
     importer.add_layer(node, "upsample", {"factor": [int(factors[2]), int(factors[3])]}, [x])

@@ -272,3 +272,43 @@ def test_damaged_weights_are_a_data_error(tmp_path):
     node = onnx.helper.make_node("MatMul", ["x", "w"], ["y"], name="m")
     with pytest.raises(DataError, match="tensor 'w' is damaged"):
         import_proto(graph_model([node], [4], [3], [weight]), tmp_path)
+
+
+def test_hand_written_graph_against_onnxruntime(tmp_path):
+    """What PyTorch does not write: MatMul + Add, Gemm with alpha, beta and transB 0, a constant Reshape,
+    Resize by 2x3, GlobalMaxPool + Reshape, a Conv whose bias is an Add."""
+    ort = pytest.importorskip("onnxruntime")
+    make, rng = onnx.helper.make_node, np.random.default_rng(0)
+
+    def const(name, array):
+        return onnx.numpy_helper.from_array(np.asarray(array), name)
+
+    initializers = [
+        const("w", rng.normal(size=(3, 2, 3, 3)).astype(np.float32)),
+        const("cb", rng.normal(size=(1, 3, 1, 1)).astype(np.float32)),
+        const("scales", np.array([1, 1, 2, 3], np.float32)),
+        const("shape", np.array([0, -1], np.int64)),
+        const("m", rng.normal(size=(3, 4)).astype(np.float32)),
+        const("mb", rng.normal(size=(4,)).astype(np.float32)),
+        const("g", rng.normal(size=(4, 5)).astype(np.float32)),
+        const("gb", rng.normal(size=(1, 5)).astype(np.float32)),
+    ]
+    nodes = [
+        make("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        make("Add", ["c", "cb"], ["cbias"], name="bias"),
+        make("Resize", ["cbias", "", "scales"], ["up"], name="up", mode="nearest",
+             coordinate_transformation_mode="asymmetric", nearest_mode="floor"),
+        make("GlobalMaxPool", ["up"], ["gp"], name="gp"),
+        make("Reshape", ["gp", "shape"], ["v"], name="flat"),
+        make("MatMul", ["v", "m"], ["mm"], name="mm"),
+        make("Add", ["mm", "mb"], ["fc"], name="fc"),
+        make("Gemm", ["fc", "g", "gb"], ["y"], name="gemm", alpha=0.5, beta=2.0),
+    ]
+    model = graph_model(nodes, [2, 4, 6], [5], initializers)
+    path = tmp_path / "hand.onnx"
+    onnx.save(model, path)
+    x = rng.normal(size=(7, 2, 4, 6)).astype(np.float32)
+    expected = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    loaded = load_trained(str(path), None)
+    assert [layer["op"] for layer in loaded.ir["layers"]] == ["conv", "upsample", "global_pool", "affine", "affine"]
+    assert relative(loaded.model.predict(x), expected) <= TOLERANCE
