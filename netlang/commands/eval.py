@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     counts = confusion_matrix(y, measured.predicted, classes)
     correct = int(counts.trace())
 
-    print(f"{args.spec} with {weights} on {dataset.name} ({args.split}, {len(x)} samples)")
+    source = "its own weights" if args.weights is None else weights
+    print(f"{args.spec} with {source} on {dataset.name} ({args.split}, {len(x)} samples)")
     print(f"loss {measured.loss:.4f}  accuracy {100 * measured.accuracy:.2f}% ({correct}/{len(x)})")
     print("confusion matrix (rows: true class, columns: predicted class):")
     print(format_confusion(counts, dataset.classes))

@@ -232,6 +232,8 @@ class _Importer:
 
         def keep(layer: dict[str, Any]) -> str | None:
             name = self.onnx_names[layer["name"]]
+            if not isinstance(name, str):  # protobuf gives the bytes of a name that is not UTF-8
+                return None
             if not _LABEL.fullmatch(name) or name == NETWORK_INPUT or _DEFAULT_NAME.fullmatch(name) or name in taken:
                 return None
             taken.add(name)

@@ -187,7 +187,9 @@ def gemm(importer: Any, node: Any) -> None:
     weight = importer.constant(node, 1)
     weight = weight.T if a.get("transB", 0) else weight
     bias = importer.constant(node, 2, default=np.zeros(1, np.float32))
-    _affine(importer, node, x, a.get("alpha", 1.0) * weight, a.get("beta", 1.0) * bias)
+    with np.errstate(all="ignore"):  # an overflow is refused as a non-finite weight
+        weight, bias = a.get("alpha", 1.0) * weight, a.get("beta", 1.0) * bias
+    _affine(importer, node, x, weight, bias)
 
 
 def matmul(importer: Any, node: Any) -> None:
@@ -229,7 +231,11 @@ def add(importer: Any, node: Any) -> None:
     bias = importer.constants[constants[0]]
     units = layer["args"]["units"] if layer["op"] == "affine" else layer["args"]["filters"]
     rank = 2 if layer["op"] == "affine" else 4
-    importer.tensors[layer["name"]]["b"] = importer.tensors[layer["name"]]["b"] + _per_unit(bias, units, rank)
+    with np.errstate(all="ignore"):
+        total = importer.tensors[layer["name"]]["b"] + _per_unit(bias, units, rank).astype(np.float32)
+    if not np.isfinite(total).all():
+        raise ShapeError("the bias holds NaN or infinite values")
+    importer.tensors[layer["name"]]["b"] = total
     importer.alias(node, x)
 
 

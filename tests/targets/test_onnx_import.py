@@ -312,3 +312,22 @@ def test_hand_written_graph_against_onnxruntime(tmp_path):
     loaded = load_trained(str(path), None)
     assert [layer["op"] for layer in loaded.ir["layers"]] == ["conv", "upsample", "global_pool", "affine", "affine"]
     assert relative(loaded.model.predict(x), expected) <= TOLERANCE
+
+
+def test_damaged_files_are_refused_without_a_traceback(tmp_path):
+    """Bytes changed at random and files cut short: every one imports, or is a NetlangError."""
+    from netlang.errors import NetlangError
+
+    path = tmp_path / "model.onnx"
+    export(Inception(), (2, 4, 4), path)
+    data, rng = path.read_bytes(), np.random.default_rng(3)
+    damaged = tmp_path / "damaged.onnx"
+    for _ in range(300):
+        copy = bytearray(data)
+        for position in rng.integers(0, len(copy), size=rng.integers(1, 5)):
+            copy[position] = int(rng.integers(0, 256))
+        damaged.write_bytes(bytes(copy[: int(rng.integers(1, len(copy) + 1))] if rng.random() < 0.3 else copy))
+        try:
+            compile_onnx(damaged)
+        except NetlangError:
+            pass
