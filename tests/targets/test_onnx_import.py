@@ -76,7 +76,26 @@ class Inception(nn.Module):
         return self.fc(self.elu(torch.flatten(y, 1)))
 
 
-MODELS = {"chain": (Chain, (1, 9, 9)), "residual": (Residual, (1, 6, 6)), "inception": (Inception, (2, 4, 4))}
+class Nested(nn.Module):
+    """Groups inside groups and identity branches: a sum inside a concatenation, a downsampling block with a
+    projected shortcut, two DenseNet-style concatenations of a tensor with what a branch makes of it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.down, self.shortcut = nn.Conv2d(6, 4, 3, stride=2, padding=1), nn.Conv2d(6, 4, 1, stride=2)
+        self.grow, self.fc = nn.Conv2d(4, 2, 3, padding=1), nn.Linear(12, 2)
+
+    def forward(self, x):
+        y = torch.cat([x + self.conv(x), nn.functional.max_pool2d(x, 3, 1, 1)], 1)
+        y = torch.relu(self.down(y) + self.shortcut(y))
+        y = torch.cat([y, self.grow(y)], 1)
+        y = torch.cat([y, torch.relu(y)], 1)
+        return self.fc(nn.functional.adaptive_max_pool2d(y, 1).flatten(1))
+
+
+MODELS = {"chain": (Chain, (1, 9, 9)), "residual": (Residual, (1, 6, 6)), "inception": (Inception, (2, 4, 4)),
+          "nested": (Nested, (3, 8, 8))}
 
 
 def export(module: nn.Module, shape: tuple[int, ...], path) -> tuple[np.ndarray, np.ndarray]:
@@ -171,6 +190,19 @@ def test_scopes_make_branch_groups():
     assert all(layer.get("scope") == ["concat1"] for layer in ir["layers"][:7])
     assert "swish1" in {layer["name"] for layer in ir["layers"]}
     assert tensors["affine1.W"].shape == (512, 5)  # netlang's (in, units) layout
+
+
+def test_nested_groups_come_back_as_spec_text(tmp_path):
+    from netlang.language.printer import to_spec_text
+
+    path = tmp_path / "nested.onnx"
+    export(Nested(), (3, 8, 8), path)
+    lines = to_spec_text(compile_ir(path)).splitlines()
+    assert lines[2:5] == [
+        "((identity + conv 3 3x3 pad 1) | pool max 3x3 stride 1 pad 1)",
+        "(conv 4 3x3 stride 2 pad 1 + conv 4 1x1 stride 2) -> relu",
+        "(identity | conv 2 3x3 pad 1)",
+    ]
 
 
 def compile_onnx_of(module, shape):
