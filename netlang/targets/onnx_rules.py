@@ -270,6 +270,14 @@ def mul(importer: Any, node: Any) -> None:
     raise ShapeError("netlang reads a Mul only as x · Sigmoid(x) (swish)")
 
 
+def swish(importer: Any, node: Any) -> None:
+    """ONNX's own Swish (opset 24): x · sigmoid(alpha·x), netlang's swish at alpha 1."""
+    alpha = attributes(node).get("alpha", 1.0)
+    if alpha != 1.0:
+        raise ShapeError(f"alpha {alpha}: netlang's swish is x · sigmoid(x) (alpha 1)")
+    importer.add_layer(node, "swish", {}, [importer.value(node, 0)])
+
+
 def batchnorm(importer: Any, node: Any) -> None:
     a, x = attributes(node), importer.value(node, 0)
     _unused_extra_outputs(importer, node)
@@ -425,6 +433,7 @@ RULES: dict[str, Callable[[Any, Any], None]] = {
     "Add": add,
     "Concat": concat,
     "Mul": mul,
+    "Swish": swish,
     "BatchNormalization": batchnorm,
     "PRelu": prelu,
     "Softmax": softmax,

@@ -284,6 +284,15 @@ def test_names_kept_where_a_spec_can_write_them(tmp_path):
     assert [layer["name"] for layer in ir["layers"]] == ["first_relu", "tanh1", "sigmoid1"]
 
 
+def test_onnx_swish_and_silu_as_mul_are_swish(tmp_path):
+    make = onnx.helper.make_node
+    nodes = [make("Swish", ["x"], ["a"], name="s"), make("Sigmoid", ["a"], ["g"], name="g"),
+             make("Mul", ["g", "a"], ["y"], name="m")]
+    model = graph_model(nodes, [4], [4])
+    model.opset_import[0].version = 24
+    assert [layer["op"] for layer in import_proto(model, tmp_path)["layers"]] == ["swish", "swish"]
+
+
 def import_proto(model, tmp_path):
     path = tmp_path / "model.onnx"
     onnx.save(model, path)
@@ -363,3 +372,14 @@ def test_damaged_files_are_refused_without_a_traceback(tmp_path):
             compile_onnx(damaged)
         except NetlangError:
             pass
+
+
+def test_without_the_onnx_package_one_line_says_what_to_install(tmp_path):
+    path = tmp_path / "model.onnx"
+    onnx.save(graph_model([onnx.helper.make_node("Relu", ["x"], ["y"], name="r")], [4], [4]), path)
+    code = ("import sys; sys.modules['onnx'] = None; sys.argv = ['netlang', 'summary', sys.argv[1]]; "
+            "from netlang.cli import main; sys.exit(main())")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        'reading ONNX files needs the onnx package: pip install "netlang[onnx]"']
