@@ -32,6 +32,7 @@ from netlang.targets.onnx_rules import RULES
 Shape = list[int]
 # A name a spec can write as a label (the grammar's LABEL), which the IR's name pattern also allows.
 _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_FLOATS = (1, 10, 11, 16)  # TensorProto FLOAT, FLOAT16, DOUBLE, BFLOAT16
 _DEFAULT_NAME = re.compile("(" + "|".join(sorted(OPS, key=len, reverse=True)) + r")[0-9]+")
 
 
@@ -120,22 +121,23 @@ class _Importer:
                 self.readers[name] = self.readers.get(name, 0) + 1
             for name in node.output:
                 self.producer[name] = node
-        for node in graph.node:
+        for number, node in enumerate(graph.node):
+            where = f"node '{node.name}'" if node.name else f"node {number} (unnamed)"
             rule = RULES.get(node.op_type) if node.domain in ("", "ai.onnx") else None
             if rule is None:
                 raise ShapeError(
-                    f"node '{node.name}': operator {node.op_type!r}{_domain(node)} has no netlang equivalent; "
+                    f"{where}: operator {node.op_type!r}{_domain(node)} has no netlang equivalent; "
                     f"netlang reads {', '.join(sorted(RULES))}", file=self.source,
                 )
             try:
                 rule(self, node)
             except (ValueError, IndexError, KeyError, TypeError, AttributeError) as err:
                 # a node whose inputs or attributes are not what its operator defines: a damaged file
-                raise DataError(f"node '{node.name}' ({node.op_type}) is malformed ({type(err).__name__}: {err})",
+                raise DataError(f"{where} ({node.op_type}) is malformed ({type(err).__name__}: {err})",
                                 file=self.source) from None
             except NetlangError as err:
                 if err.file is None:
-                    err.message = f"node '{node.name}' ({node.op_type}): {err.message}"
+                    err.message = f"{where} ({node.op_type}): {err.message}"
                     err.args = (err.message,)
                     err.file = self.source
                 raise
@@ -166,6 +168,10 @@ class _Importer:
             raise DataError(f"{self.source}: tensor '{tensor.name}' is damaged ({err})") from None
 
     def _input_shape(self, value: Any) -> Shape:
+        if value.type.tensor_type.elem_type not in _FLOATS:
+            raise ShapeError(f"the input '{value.name}' is not floating point (ONNX element type "
+                             f"{value.type.tensor_type.elem_type}); netlang networks read real numbers",
+                             file=self.source)
         dims = value.type.tensor_type.shape.dim
         shape = [dim.dim_value if dim.HasField("dim_value") else 0 for dim in dims[1:]]
         if len(dims) not in (2, 4) or any(size < 1 for size in shape):
