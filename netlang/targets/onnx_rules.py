@@ -17,33 +17,16 @@ import numpy as np
 
 from netlang.errors import ShapeError
 from netlang.ops.base import window_out
-
-BATCH = None  # the batch size in a folded shape vector: not known until run time
-
-
-def attributes(node: Any) -> dict[str, Any]:
-    """A node's attributes as Python values (a float as the shortest decimal of its float32)."""
-    found: dict[str, Any] = {}
-    for attribute in node.attribute:
-        kind = attribute.type
-        if kind == 1:  # FLOAT
-            found[attribute.name] = _short(attribute.f)
-        elif kind == 2:  # INT
-            found[attribute.name] = int(attribute.i)
-        elif kind == 3:  # STRING
-            found[attribute.name] = attribute.s.decode("utf-8", "replace")
-        elif kind == 6:  # FLOATS
-            found[attribute.name] = [_short(value) for value in attribute.floats]
-        elif kind == 7:  # INTS
-            found[attribute.name] = [int(value) for value in attribute.ints]
-        else:
-            found[attribute.name] = attribute
-    return found
-
-
-def _short(value: float) -> float:
-    """1e-05, not 9.99999974738e-06: the float32 an attribute holds, as the shortest decimal that is it."""
-    return float(str(np.float32(value)))
+from netlang.targets.onnx_folding import (
+    BATCH,
+    attributes,
+    constant,
+    gather,
+    reshaping_constant,
+    shape,
+    shape_vector,
+    short_float,
+)
 
 
 def _image(value: Any) -> None:
@@ -157,7 +140,7 @@ def _to_vector(importer: Any, node: Any, x: Any) -> None:
 
 def reshape(importer: Any, node: Any) -> None:
     a, x = attributes(node), importer.value(node, 0)
-    target = list(_shape_vector(importer, node.input[1]))
+    target = list(shape_vector(importer, node.input[1]))
     per_sample = x.onnx_shape
     if not target or (a.get("allowzero", 0) and 0 in target):
         raise ShapeError(f"the shape {target}: netlang reshapes each sample to a vector")
@@ -241,7 +224,7 @@ def add(importer: Any, node: Any) -> None:
 
 def concat(importer: Any, node: Any) -> None:
     if all(importer.is_constant(name) for name in node.input):
-        vectors = [_shape_vector(importer, name) for name in node.input]
+        vectors = [shape_vector(importer, name) for name in node.input]
         importer.shape_vectors[node.output[0]] = tuple(size for vector in vectors for size in vector)
         return
     a = attributes(node)
@@ -332,7 +315,7 @@ def dropout(importer: Any, node: Any) -> None:
     training = importer.constant(node, 2, default=None) if len(node.input) > 2 else None
     if training is not None and bool(np.asarray(training).reshape(-1)[0]):
         raise ShapeError("training_mode true: netlang reads inference models")
-    ratio = _short(float(np.asarray(given).reshape(-1)[0])) if given is not None else ratio
+    ratio = short_float(float(np.asarray(given).reshape(-1)[0])) if given is not None else ratio
     if not 0 <= ratio < 1:
         raise ShapeError(f"ratio {ratio}: netlang's dropout ratio is in [0, 1)")
     importer.add_layer(node, "dropout", {"ratio": ratio}, [x])
@@ -372,52 +355,7 @@ def identity(importer: Any, node: Any) -> None:
     elif name in importer.constants:
         importer.constants[node.output[0]] = importer.constants[name]
     else:
-        importer.shape_vectors[node.output[0]] = _shape_vector(importer, name)
-
-
-# Constant folding: the nodes that compute settings (shapes, scales) rather than values of the network.
-
-
-def constant(importer: Any, node: Any) -> None:
-    a = attributes(node)
-    if "value" in a:
-        importer.constants[node.output[0]] = importer.tensor_array(a["value"].t)
-    elif "value_ints" in a or "value_int" in a:
-        importer.constants[node.output[0]] = np.array(a.get("value_ints", a.get("value_int")), np.int64)
-    elif "value_floats" in a or "value_float" in a:
-        importer.constants[node.output[0]] = np.array(a.get("value_floats", a.get("value_float")), np.float32)
-    else:
-        raise ShapeError("a Constant netlang cannot read (a sparse or string tensor)")
-
-
-def shape(importer: Any, node: Any) -> None:
-    a, x = attributes(node), importer.value(node, 0)
-    full = (BATCH, *x.onnx_shape)
-    importer.shape_vectors[node.output[0]] = full[a.get("start", 0): a.get("end", len(full))]
-
-
-def gather(importer: Any, node: Any) -> None:
-    data = _shape_vector(importer, node.input[0])
-    indices = importer.constant(node, 1)
-    if attributes(node).get("axis", 0) != 0 or indices.size > len(data) or indices.ndim > 1:
-        raise ShapeError("netlang folds a Gather only of single entries of a shape")
-    importer.shape_vectors[node.output[0]] = tuple(data[int(i)] for i in indices.reshape(-1))
-
-
-def _reshaping_constant(importer: Any, node: Any) -> None:
-    """Unsqueeze, Squeeze, Cast of folded shape values: the same entries."""
-    importer.shape_vectors[node.output[0]] = _shape_vector(importer, node.input[0])
-
-
-def _shape_vector(importer: Any, name: str) -> tuple:
-    if name in importer.shape_vectors:
-        return importer.shape_vectors[name]
-    if name in importer.constants:
-        array = importer.constants[name]
-        if array.dtype.kind not in "iu" or array.ndim > 1 or array.size > 32:
-            raise ShapeError(f"'{name}' is not a shape (whole numbers, one axis)")
-        return tuple(int(value) for value in array.reshape(-1))
-    raise ShapeError(f"'{name}' is computed from the network's values; netlang folds only constant shapes")
+        importer.shape_vectors[node.output[0]] = shape_vector(importer, name)
 
 
 RULES: dict[str, Callable[[Any, Any], None]] = {
@@ -449,7 +387,7 @@ RULES: dict[str, Callable[[Any, Any], None]] = {
     "Constant": constant,
     "Shape": shape,
     "Gather": gather,
-    "Unsqueeze": _reshaping_constant,
-    "Squeeze": _reshaping_constant,
-    "Cast": _reshaping_constant,
+    "Unsqueeze": reshaping_constant,
+    "Squeeze": reshaping_constant,
+    "Cast": reshaping_constant,
 }
