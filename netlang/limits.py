@@ -10,7 +10,7 @@ Data (files read by `train`, `eval`, `predict` and friends):
 |----------------------|-------------|--------------------------------------------------------|------------------------|
 | MAX_DATA_BYTES       | 2 GiB       | decoded bytes of one data file: the arrays read from   | NETLANG_MAX_DATA_BYTES |
 |                      |             | an .npz or .npy, an IDX file after gunzip,             | (environment variable) |
-|                      |             | one downloaded file                                    |                        |
+|                      |             | one downloaded file, one ONNX file                     |                        |
 | MAX_IMAGE_PIXELS     | 1024 x 1024 | pixels of a PNG decoded with no network input to fit;  | (fixed)                |
 |                      |             | `predict` requires the input's size before decoding    |                        |
 | MAX_PNG_FILE_BYTES   | 64 MiB      | bytes of one PNG file (also at most MAX_DATA_BYTES)    | (fixed)                |

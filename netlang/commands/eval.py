@@ -10,13 +10,15 @@ EXAMPLES = """examples:
   netlang eval specs/digits_convnet.net --weights runs/digits/weights.npz
   netlang eval specs/digits_convnet.net --weights runs/digits --data digits --split train
 
+An .onnx SPEC needs no --weights: its initializers are the weights.
 --weights takes weights.npz, best.npz or checkpoint.npz, or a run directory (its weights.npz).
 The data set defaults to the one the run trained on, else the spec's train section."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net) or IR (.json) file")
-    parser.add_argument("--weights", metavar="W", required=True, help="weights file or run directory")
+    parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net), IR (.json) or ONNX (.onnx) file")
+    parser.add_argument("--weights", metavar="W",
+                        help="weights file or run directory (an .onnx SPEC carries its own: default)")
     parser.add_argument("--data", metavar="D", help="the data set: digits, mnist, fashion-mnist, npz:PATH...")
     parser.add_argument(
         "--split", choices=("test", "train"), default="test", help="which part of the data set (default test)"
@@ -48,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     counts = confusion_matrix(y, measured.predicted, classes)
     correct = int(counts.trace())
 
-    print(f"{args.spec} with {weights} on {dataset.name} ({args.split}, {len(x)} samples)")
+    source = "its own weights" if args.weights is None else weights
+    print(f"{args.spec} with {source} on {dataset.name} ({args.split}, {len(x)} samples)")
     print(f"loss {measured.loss:.4f}  accuracy {100 * measured.accuracy:.2f}% ({correct}/{len(x)})")
     print("confusion matrix (rows: true class, columns: predicted class):")
     print(format_confusion(counts, dataset.classes))

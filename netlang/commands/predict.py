@@ -10,6 +10,7 @@ HELP = "Classify inputs (.npy, .npz or PNG files) with trained weights."
 EXAMPLES = """examples:
   netlang predict specs/digits_convnet.net --weights runs/digits/weights.npz sample.npy
   netlang predict specs/simple_convnet.net --weights runs/fashion shoe.png --top 3 --json
+  netlang predict model.onnx sample.npy                          # an ONNX file's own weights
 
 An .npy/.npz file may hold one sample or a batch (first axis); for a 1xHxW input, (N, H, W) and (H, W)
 arrays (Keras' layout) are read as one channel. A PNG is one grayscale image of the input's size.
@@ -18,9 +19,10 @@ Class names come from the data set the run trained on (else the spec's train sec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net) or IR (.json) file")
+    parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net), IR (.json) or ONNX (.onnx) file")
     parser.add_argument("inputs", metavar="INPUT", nargs="+", help=".npy, .npz or .png files")
-    parser.add_argument("--weights", metavar="W", required=True, help="weights file or run directory")
+    parser.add_argument("--weights", metavar="W",
+                        help="weights file or run directory (an .onnx SPEC carries its own: default)")
     parser.add_argument("--top", metavar="K", type=int, default=3, help="probabilities shown per input (3)")
     parser.add_argument("--data", metavar="D", help="the data set whose class names to show")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")

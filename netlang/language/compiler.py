@@ -1,6 +1,7 @@
 """The compiler: the front end's stages applied in order, from a spec path, spec text or IR to inferred IR.
 
     spec text --parse--> tree --lower--> IR --validate--> valid IR --PASSES--> IR with shapes and costs
+    ONNX file --read_onnx (netlang/targets/onnx_import.py)--> IR and weights --validate--> ...
 
 Each stage and pass is a function (value, filename) -> value, applied once, in the order of these tuples.
 """
@@ -45,6 +46,8 @@ def compile_ir(source: str | Path | dict[str, Any], filename: str | None = None)
         return _run(IR_STAGES, source, name, text=None, quote=False)
     if isinstance(source, Path) or _looks_like_path(source):
         path = Path(source)
+        if path.suffix == ".onnx":
+            return compile_onnx(path)[0]
         text = read_source(path)
         if path.suffix == ".json":
             return compile_ir_file(text, str(path))
@@ -63,12 +66,20 @@ def compile_ir_file(text: str, filename: str) -> dict[str, Any]:
     return _run(PASSES, with_file_positions(ir, text, filename), filename, text=text)
 
 
+def compile_onnx(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An ONNX file -> (validated, shape-inferred IR, its weights by netlang tensor name as NumPy arrays)."""
+    from netlang.targets.onnx_import import read_onnx
+
+    ir, tensors = read_onnx(path)
+    return _run(IR_STAGES, ir, str(path), text=None, quote=False), tensors
+
+
 def _looks_like_path(source: str) -> bool:
     """One line that is a file, or cannot be spec text (which starts with 'input' or a comment), is a path:
     a missing file is then "no such file", not a parse error about its name."""
     if "\n" in source:
         return False
-    if source.endswith((".net", ".json", ".txt")) or _is_file(source):
+    if source.endswith((".net", ".json", ".txt", ".onnx")) or _is_file(source):
         return True
     return not source.lstrip().startswith(("input", "#"))
 

@@ -213,18 +213,32 @@ class Trained(NamedTuple):
     weights: Path
 
 
-def load_trained(spec: str, weights: str | Path, data: str | None = None) -> Trained:
+def load_trained(spec: str, weights: str | Path | None, data: str | None = None) -> Trained:
     """The model of `spec` with trained weights: the run's own config when the weights sit in a run directory
-    (else the spec's), `data` replacing its data set if given. What eval and predict share."""
+    (else the spec's), `data` replacing its data set if given. What eval and predict share.
+
+    Without `weights`, an ONNX file's own initializers (UsageError for any other spec)."""
+    from netlang.language.compiler import compile_onnx
     from netlang.language.trainfields import resolve_training
 
     check_data_flag(data)
-    ir = compile_spec(spec)
-    path = weights_file(weights)
-    config = run_config(path) or resolve_training(ir)
+    if weights is None:
+        if Path(spec).suffix != ".onnx":
+            raise UsageError(f"{spec}: --weights is needed (only an .onnx file carries its own weights)")
+        if not Path(spec).is_file():
+            raise UsageError(f"{spec}: no such file")
+        ir, tensors = compile_onnx(Path(spec))
+        path = Path(spec)
+    else:
+        ir, tensors = compile_spec(spec), None
+        path = weights_file(weights)
+    config = (run_config(path) if tensors is None else None) or resolve_training(ir)
     if data:
         config = {**config, "data": data}
     ir = with_training(ir, config)
     model = build_model(ir, config)
-    load_weights(model, path)
+    if tensors is None:
+        load_weights(model, path)
+    else:
+        model.load_state_dict(tensors, origin=str(path))
     return Trained(ir, config, model, path)

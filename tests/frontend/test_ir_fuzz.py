@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from datetime import timedelta
@@ -65,7 +66,7 @@ def mutated_ir(draw) -> str:
         path = draw(st.sampled_from(paths))
         action = draw(st.sampled_from(["value", "delete", "nest", "duplicate", "rename_input", "swap_type"]))
         if action == "value":
-            ir = _set(ir, path, draw(HOSTILE_VALUES))
+            ir = _set(ir, path, copy.deepcopy(draw(HOSTILE_VALUES)))  # never mutate the shared samples
         elif action == "delete" and path:
             parent = ir
             for part in path[:-1]:
