@@ -91,21 +91,27 @@ def _is_file(name: str) -> bool:
         return False
 
 
-def read_source(path: Path) -> str:
-    """A spec or IR file's text; a missing or unreadable file is a UsageError naming it, one larger than
-    MAX_SPEC_BYTES a SchemaError."""
+def read_bytes(path: Path, limit: int, kind: str) -> bytes:
+    """At most limit + 1 bytes of a file (the caller refuses more); a missing or unreadable file, or a name
+    that cannot be one, is a UsageError naming it. `kind` says what the file should be ("a spec file")."""
     try:
         with path.open("rb") as file:
-            raw = file.read(MAX_SPEC_BYTES + 1)
-        _check_size(raw, str(path))
+            return file.read(limit + 1)
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not a spec file") from None
+        raise UsageError(f"{path}: is a directory, not {kind}") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
     except ValueError:  # a NUL in the name
         raise UsageError(f"{str(path)!r}: not a file name") from None
+
+
+def read_source(path: Path) -> str:
+    """A spec or IR file's text; a missing or unreadable file is a UsageError naming it, one larger than
+    MAX_SPEC_BYTES a SchemaError."""
+    raw = read_bytes(path, MAX_SPEC_BYTES, "a spec file")
+    _check_size(raw, str(path))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:

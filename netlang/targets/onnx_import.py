@@ -51,15 +51,9 @@ def _onnx() -> Any:
 
 
 def _read(path: Path) -> bytes:
-    try:
-        with path.open("rb") as file:
-            data = file.read(max_data_bytes() + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{path}: is a directory, not an ONNX file") from None
-    except OSError as err:
-        raise UsageError(f"{path}: cannot read it ({err.strerror})") from None
+    from netlang.language.compiler import read_bytes
+
+    data = read_bytes(path, max_data_bytes(), "an ONNX file")
     if len(data) > max_data_bytes():
         raise DataError(f"{path}: larger than {max_data_bytes()} bytes; {data_limit_hint()}")
     return data
