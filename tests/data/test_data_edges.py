@@ -1,6 +1,6 @@
 """Data edge cases: empty sets, NaN and complex values, text and object members, the layouts people have.
 
-The .npz/.npy reader is netlang's own (netlang/data/npy.py); these tests also check it reads what NumPy
+The .npz/.npy reader is netlang's own (netlang/npz.py); these tests also check it reads what NumPy
 writes (format versions, byte orders, Fortran order) exactly as np.load does, and never unpickles.
 """
 
