@@ -23,6 +23,7 @@ from typing import Any
 from lark import Token, Tree
 
 from netlang.errors import SpecSyntaxError, did_you_mean
+from netlang.language.parser import join_position
 from netlang.language.signature import match_signature, pos_of
 from netlang.language.trainfields import field_schemas, lower_setting
 from netlang.limits import MAX_LAYERS_VARIABLE, MAX_NESTING, MAX_NUMBER_DIGITS, max_layers, raise_hint
@@ -154,7 +155,7 @@ class _Lowering:
             raise self.error(
                 "one group mixes '+' (sum) and '|' (concatenation); put parentheses around the branches that "
                 "go together, like ((a + b) | c) or ((a | b) + c)",
-                _strip_join(mixed),
+                join_position(mixed),
             )
         op = OPS[_MERGE_OPS[joins[0].type]]
         self.counters[op.name] += 1
@@ -409,13 +410,3 @@ def _is_identity(branch: Tree) -> bool:
         return False
     label, keyword, *args = stages[0].children
     return label is None and str(keyword) == "identity" and not args
-
-
-def _strip_join(token: Token) -> dict[str, int]:
-    """The position of the '+' or '|' itself in a join token that swallowed line breaks around it."""
-    text = str(token)
-    offset = len(text) - len(text.lstrip())
-    before = text[:offset]
-    line = token.line + before.count("\n")
-    col = (offset - before.rfind("\n")) if "\n" in before else token.column + offset
-    return {"line": line, "col": col, "span": 1}

@@ -99,6 +99,9 @@ def _translate(err: UnexpectedInput, text: str, filename: str) -> SpecSyntaxErro
         message, span = _unexpected_token(err)
         if err.token.type == "$END":
             line, col = _end_position(text)
+        elif err.token.type in {"PLUS", "BAR"}:  # the token took in the spaces and line breaks around it
+            where = join_position(err.token)
+            line, col, span = where["line"], where["col"], 1
     elif isinstance(err, UnexpectedEOF):
         message, span = "the spec ended too early", 1
         line, col = _end_position(text)
@@ -146,6 +149,15 @@ def _unexpected_token(err: UnexpectedToken) -> tuple[str, int]:
         if token.type in {"_NL", "$END"}:
             return "expected a layer after '->'", 1
         return f"expected a layer after '->', got {got}", span
+    if previous is not None and previous.type in {"PLUS", "BAR"}:
+        join = str(previous).strip()
+        return f"expected a branch after '{join}', like (conv 16 3x3 pad 1 {join} identity), got {got}", span
+    if token.type in {"PLUS", "BAR"}:
+        join = str(token).strip()
+        return (f"'{join}' joins branches inside parentheses, like (conv 16 3x3 pad 1 {join} identity)",
+                1 if "\n" in str(token) else span)
+    if previous is not None and previous.type == "BLOCK":
+        return f"expected the block's name after 'block', like: block basic C {{ ... }}; got {got}", span
     if "ARROW" in expected and str(token) in {"=>", ">", "-", "→", "=", "->>"}:
         return f"unexpected '{token}': layers are joined with '->'", span
     if expected == {"VALUE"}:
@@ -157,7 +169,7 @@ def _unexpected_token(err: UnexpectedToken) -> tuple[str, int]:
     if token.type == "$END" and "RPAR" in expected:
         return "a group '(' is never closed: expected ')'", 1
     if token.type == "$END" and "RBRACE" in expected:
-        return "a 'train' or 'search' section is never closed: expected '}'", 1
+        return "a 'train' or 'search' section is never closed, or a block's braces: expected '}'", 1
     if token.type == "ARROW":
         if previous is None or previous.type in {"_NL", "LPAR"}:
             return "expected a layer before '->'", span
@@ -200,3 +212,13 @@ def _expected_words(expected: set[str]) -> str:
 def _end_position(text: str) -> tuple[int, int]:
     lines = text.rstrip("\n").split("\n")
     return len(lines), len(lines[-1]) + 1
+
+
+def join_position(token: Token) -> dict[str, int]:
+    """The position of the '+' or '|' itself in a join token that swallowed line breaks around it."""
+    text = str(token)
+    offset = len(text) - len(text.lstrip())
+    before = text[:offset]
+    line = token.line + before.count("\n")
+    col = (offset - before.rfind("\n")) if "\n" in before else token.column + offset
+    return {"line": line, "col": col, "span": 1}

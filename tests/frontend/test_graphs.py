@@ -202,3 +202,21 @@ def test_summary_json_carries_the_graph(capsys):
     layers = json.loads(capsys.readouterr().out)["layers"]
     merge = next(layer for layer in layers if layer["op"] == "concat")
     assert len(merge["inputs"]) == 4 and len(merge["in_shapes"]) == 4
+
+
+@pytest.mark.parametrize(
+    ("spec", "message", "line", "col"),
+    [
+        ("input 4\naffine 3 + affine 3\n", "'+' joins branches inside parentheses", 2, 10),
+        ("input 4\naffine 3\n  | affine 3\n", "'|' joins branches inside parentheses", 3, 3),
+        ("input 4\n(affine 3 +)\n", "expected a branch after '+'", 2, 12),
+        ("input 4\n(affine 3 || affine 3)\n", "expected a branch after '|'", 2, 12),
+        ("input 4\nblock {\n relu\n}\n", "expected the block's name after 'block'", 2, 7),
+        ("input 4\nblock b {\n relu\n", "section is never closed, or a block's braces", 3, 6),
+    ],
+)
+def test_misplaced_branch_and_block_syntax_is_located(spec, message, line, col):
+    with pytest.raises(SpecSyntaxError) as caught:
+        compile_ir(spec)
+    assert message in caught.value.message
+    assert (caught.value.line, caught.value.col) == (line, col)
