@@ -51,9 +51,10 @@ def blas_threads() -> int:
 # A step (or inference batch) of fewer multiply-accumulates than this runs on one thread, unsharded and with BLAS
 # single-threaded: handing its few small GEMMs between threads costs more than a second core gains. Measured with
 # `netlang bench` on two cores, one thread against two: specs/two_layer.net (4 M MACs a step of 100) 0.4 against
-# 0.7 ms, digits_convnet (2.6 M) 1.0 against 1.5, multilayer_bn (13 M) 4.9 against 7.0; SimpleConvNet (87 M)
-# and up gain from sharding on a quiet machine.
-MIN_PARALLEL_MACS = 50_000_000
+# 0.7 ms, digits_convnet (2.6 M) 1.0 against 1.5, multilayer_bn (13 M) 4.9 against 7.0; LeNet-5 (42 M) gains
+# from shards (16-21 ms against 23-38 unsharded on one thread, alternating in one process), and so do
+# SimpleConvNet (87 M) and up.
+MIN_PARALLEL_MACS = 20_000_000
 
 
 def shard_count(batch: int, macs_per_sample: int | None = None) -> int:
