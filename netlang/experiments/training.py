@@ -82,7 +82,8 @@ def experiment_split(
             "experiments are scored on the validation split, but val_split is 0; "
             "hold some data out with --set val_split=0.2"
         )
-    split, dataset = load_split(ir, config)
+    split, dataset = load_split(ir, {**config, "train_subset": 0})
+    train_subset = train_subset or config.get("train_subset") or None  # the flag, else the spec's field
     x_train, y_train = split.x_train[:train_subset], split.y_train[:train_subset]
     x_val, y_val = split.x_val[:val_subset], split.y_val[:val_subset]
     empty_x, empty_y = split.x_test[:0], split.y_test[:0]

@@ -190,6 +190,7 @@ def check_state(state: dict[str, Any], where: str) -> None:
     config = state["config"]
     if not isinstance(config, dict):
         raise DataError(f"{where}: member 'state/config' should be a JSON object")
+    state["config"] = config = with_later_fields(config)
     problem = config_problem(config)
     if problem:
         raise DataError(f"{where}: member 'state/config': {problem}")
@@ -212,6 +213,15 @@ def check_state(state: dict[str, Any], where: str) -> None:
     horizon = state.get("schedule_epochs", config["epochs"])
     if not _is_number(horizon, int) or horizon < 1:
         raise DataError(f"{where}: member 'state/schedule_epochs' is {horizon!r}, not a whole number >= 1")
+
+
+# Training fields added after runs were saved, with the value a run saved before them had in effect.
+LATER_FIELDS = {"train_subset": 0}
+
+
+def with_later_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """A saved config with the fields that netlang added since filled in (a run saved before had them so)."""
+    return {**config, **{name: value for name, value in LATER_FIELDS.items() if name not in config}}
 
 
 def config_problem(config: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ from netlang.train.loop import Split
 
 # Changing these on resume would silently train on other data or another shuffle, or (optimizer) leave the
 # checkpoint's optimizer state without an owner: refused.
-FIXED_ON_RESUME = ("data", "val_split", "seed", "optimizer")
+FIXED_ON_RESUME = ("data", "val_split", "seed", "train_subset", "optimizer")
 
 
 def with_training(ir: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +63,8 @@ def load_split(ir: dict[str, Any], config: dict[str, Any]) -> tuple[Split, Any]:
     x_train, y_train, x_val, y_val = split_validation(
         dataset.x_train, dataset.y_train, config["val_split"], config["seed"]
     )
-    return Split(x_train, y_train, x_val, y_val, dataset.x_test, dataset.y_test), dataset
+    subset = config.get("train_subset") or None  # the first N of the shuffled training split; 0: all of it
+    return Split(x_train[:subset], y_train[:subset], x_val, y_val, dataset.x_test, dataset.y_test), dataset
 
 
 def build_model(ir: dict[str, Any], config: dict[str, Any], dtype: str = "float32") -> Model:
@@ -128,16 +129,16 @@ def run_config(weights: Path) -> dict[str, Any] | None:
     A result.json that cannot be read, or whose config is not a valid training config, is ignored: the spec's
     own train section is used instead.
     """
-    from netlang.train.checkpoint import config_problem
+    from netlang.train.checkpoint import config_problem, with_later_fields
 
     result = weights.parent / "result.json"
     try:
         config = json.loads(result.read_text(encoding="utf-8"))["config"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
-    if not isinstance(config, dict) or config_problem(config):
+    if not isinstance(config, dict) or config_problem(with_later_fields(config)):
         return None
-    return config
+    return with_later_fields(config)
 
 
 def load_weights(model: Model, weights: Path) -> None:

@@ -102,6 +102,29 @@ def test_resume_refuses_another_seed(capsys, tmp_path, spec):
     assert "cannot change 'seed' when resuming" in err
 
 
+def test_train_subset_trains_on_the_first_n_of_the_shuffled_training_split(capsys, tmp_path, spec):
+    from netlang.data import load_dataset, split_validation
+
+    code, out, err = netlang(capsys, "train", spec, "--out", tmp_path / "run", "--epochs", "1", "--train-subset", 300)
+    assert code == 0, err
+    assert "(300 train, 287 validation" in out  # digits: 1,437 training samples, 20% (287) held out to validate
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["config"]["train_subset"] == 300
+    assert len(records) == 1
+    # the same 300 samples as search and sweep take: the first of the split the seed shuffles
+    from netlang.language.compiler import compile_ir
+    from netlang.language.trainfields import resolve_training
+    from netlang.train.session import load_split
+
+    ir = compile_ir(spec)
+    split, _ = load_split(ir, {**resolve_training(ir), "train_subset": 300})
+    digits = load_dataset("digits")
+    x_train, _, _, _ = split_validation(digits.x_train, digits.y_train, 0.2, 0)
+    np.testing.assert_array_equal(split.x_train, x_train[:300])
+    code, _, err = netlang(capsys, "train", spec, "--resume", tmp_path / "run", "--epochs", "2", "--train-subset", 200)
+    assert code == 2 and "cannot change 'train_subset' when resuming" in err
+
+
 def test_resume_without_a_checkpoint_is_a_usage_error(capsys, tmp_path, spec):
     code, _, err = netlang(capsys, "train", spec, "--resume", tmp_path / "nowhere")
     assert code == 2
