@@ -82,6 +82,20 @@ CASES = [
     (VEC + "conv 3 3x3", ShapeError, 2, 1, "conv needs an image input (C×H×W), but its input is a vector of 784"),
     (VEC + "pool 2", ShapeError, 2, 1, "pool needs an image input"),
     ("input 1x4x4\n(conv 2 3x3 pad 1 -> pool 2) * 3", ShapeError, 2, 22, "pool3: the kernel height 2 is larger"),
+    # output sizes that read as written, pad same, global_pool and upsample
+    (IMG + "conv 30 5x5 stride 2", ShapeError, 2, 1, "12.5 is not a whole number: the last 1 input row would be"),
+    (IMG + "conv 8 3x3 stride 2", ShapeError, 2, 1, "conv1: the output height (28 + 2×0 − 3) / 2 + 1 = 13.5"),
+    ("input 1x27x28\npool 3", ShapeError, 2, 1, "the last 1 input column would be read by no window"),
+    (IMG + "conv 8 3 -> pool 3", ShapeError, 2, 13, "pool1: the output height (26 + 2×0 − 3) / 3 + 1 = 8.667"),
+    (VEC + "global_pool", ShapeError, 2, 1, "global_pool needs an image input (C×H×W), but its input is a vector"),
+    (IMG + "affine 10 -> global_pool", ShapeError, 2, 14, "global_pool1: global_pool needs an image input"),
+    (IMG + "global_pool mean", SpecSyntaxError, 2, 13, "unknown option 'mean' for 'global_pool'"),
+    (VEC + "upsample 2", ShapeError, 2, 1, "upsample needs an image input"),
+    (IMG + "upsample", SpecSyntaxError, 2, 9, "expected the upsampling factor (like 2 or 2x3) after 'upsample'"),
+    (IMG + "upsample 1.5", SpecSyntaxError, 2, 10, "expected the upsampling factor (like 2 or 2x3)"),
+    (IMG + "upsample 0", SchemaError, 2, 10, "the upsampling factor of upsample1 must be at least 1, got 0"),
+    (IMG + "upsample 2 -> upsample 2x0", SchemaError, 2, 24, "the upsampling factor of upsample2"),
+    (IMG + "conv 3 3 pad same2", SpecSyntaxError, 2, 14, "expected the padding (like 1, 1x2 or same) after 'pad'"),
 ]
 
 
