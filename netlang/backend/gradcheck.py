@@ -95,6 +95,21 @@ def check_model_gradients(
     return errors
 
 
+def off_start_values(model: Model, seed: int = 0) -> Model:
+    """`model`, its tensors moved off their constant starting values so that a comparison with another
+    implementation sees every one: biases, batchnorm's scale and shift and prelu's slopes perturbed, running
+    means and variances random (about ±0.5 and 0.5 to 2); weights stay as the initialiser drew them."""
+    rng = np.random.default_rng(seed)
+    for name, array in model.state_dict().items():
+        if name.endswith(".running_var"):
+            array[...] = rng.uniform(0.5, 2.0, array.shape)
+        elif name.endswith(".running_mean"):
+            array[...] = 0.5 * rng.standard_normal(array.shape)
+        elif not name.endswith(".W"):
+            array[...] += (0.1 * rng.standard_normal(array.shape)).astype(array.dtype)
+    return model
+
+
 def check_layer_gradients(layer: Layer, x: np.ndarray | list[np.ndarray], seed: int = 0) -> dict[str, float]:
     """Relative errors of one layer's backward for each parameter and for its input ("input"; a merge layer
     takes a list of inputs, checked as "input0", "input1", ...).

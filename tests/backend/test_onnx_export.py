@@ -16,6 +16,7 @@ import pytest
 
 from netlang import __version__
 from netlang.backend import build
+from netlang.backend.gradcheck import off_start_values
 from netlang.language.compiler import compile_ir
 from netlang.ops import OPS
 from netlang.targets import onnx_export
@@ -44,16 +45,7 @@ def randomised(ir: dict, seed: int = 0):
     """A float32 model of `ir` whose tensors are all off their constant starting values: weights as the
     initialiser draws them, biases, scales, shifts and slopes perturbed, batchnorm's running means and variances
     random (about ±0.5 and 0.5 to 2)."""
-    model = build(ir, seed=seed)
-    rng = np.random.default_rng(seed)
-    for name, array in model.state_dict().items():
-        if name.endswith(".running_var"):
-            array[...] = rng.uniform(0.5, 2.0, array.shape)
-        elif name.endswith(".running_mean"):
-            array[...] = 0.5 * rng.standard_normal(array.shape)
-        elif not name.endswith(".W"):  # biases, batchnorm's scale and shift, prelu's slopes (W: as initialised)
-            array[...] += 0.1 * rng.standard_normal(array.shape).astype(np.float32)
-    return model
+    return off_start_values(build(ir, seed=seed), seed)
 
 
 def session(model_proto):
