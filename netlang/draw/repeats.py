@@ -75,8 +75,12 @@ class Keys:
 
 
 def _numbers(row: Row) -> tuple:
-    shapes = row.get("in_shape", row.get("in_shapes"))
-    return repr(shapes), tuple(row["out_shape"]), row["params"], row["macs"]
+    """A layer's shapes and costs, as a hashable tuple."""
+    if "in_shape" in row:
+        in_shapes: tuple = (tuple(row["in_shape"]),)
+    else:
+        in_shapes = tuple(tuple(shape) for shape in row.get("in_shapes", ()))
+    return in_shapes, tuple(row["out_shape"]), row["params"], row["macs"]
 
 
 def group_kind(name: str) -> str:
