@@ -278,3 +278,29 @@ def test_chromium_renders_the_drawing(tmp_path):
     box = rect_of(next(box for box in boxes(root) if box.get("data-name") == "down1.conv4"))
     inside_box = image.getpixel((int(box[0] + 4), int(box[1] + box[3] / 2)))
     assert inside_box == (0xDC, 0xEB, 0xF7), "a conv box is filled with the conv colour where the SVG puts it"
+
+
+def test_scrambled_scopes_never_break_the_drawing():
+    """Whatever scopes an IR claims, the drawing comes out well-formed, every layer in it once, no boxes overlapping."""
+    import random
+
+    rng = random.Random(16)
+    irs = [compile_ir(ROOT / "specs" / f"{name}.net") for name in ("resnet", "inception", "densenet", "multilayer_bn")]
+    for trial in range(48):
+        ir = irs[trial % len(irs)]
+        names = [layer["name"] for layer in ir["layers"]] + ["g", "h"]
+        layers = []
+        for layer in ir["layers"]:
+            scope = list(layer.get("scope", []))
+            action = rng.random()
+            if action < 0.1:
+                scope = scope[:-1]
+            elif action < 0.2:
+                scope = [*scope, rng.choice(names)]
+            elif action < 0.25:
+                scope = [rng.choice(names) for _ in range(rng.randint(0, 3))]
+            layers.append({**layer, "scope": scope})
+        for depth in (None, 0, 1):
+            root = parse(draw_svg({**ir, "layers": layers}, depth=depth))
+            assert layers_drawn(root) == len(ir["layers"]), (trial, depth)
+            check_geometry(root)
