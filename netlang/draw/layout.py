@@ -155,8 +155,10 @@ class _Layout:
         columns = self.columns(node)
         left = centre - (sum(width for width, _ in columns) + BRANCH_GAP * (len(columns) - 1)) / 2
         centres = []
-        for width, _ in columns:
+        for branch, (width, _) in zip(node.branches, columns, strict=True):
             centres.append(left + width / 2)
+            if branch is None and abs(centres[-1] - centre) <= (SKIP_WIDTH + BRANCH_GAP) / 2:
+                centres[-1] = centre  # an identity line next to the trunk goes straight down it instead
             left += width + BRANCH_GAP
         fork, merge_top = top + FORK / 2, top + height - self.size(node.merge)[1]
         join = merge_top - JOIN / 2
