@@ -25,8 +25,9 @@ def draw_svg(ir: dict[str, Any], depth: int | None = None) -> str:
 
 def drawing(ir: dict[str, Any], depth: int | None = None) -> dict[str, Any]:
     """An inferred IR -> the drawing as plain data (layout.py): {"width", "height", "shapes"}."""
-    found = network_nodes(ir, depth)
+    rows = summary_data(ir)["layers"]
+    found = network_nodes(rows, depth)
     if found is None:
-        return layout(ir, None, summary_data(ir)["layers"])
+        return layout(ir, None, rows)
     nodes, rows = found
     return layout(ir, fold_repeats(nodes, Keys(rows, depth)), rows)

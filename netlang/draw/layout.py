@@ -12,6 +12,7 @@ DejaVu Sans Mono's, Menlo's and Consolas' 0.6 em, so no text leaves its box.
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
 
@@ -221,7 +222,8 @@ def layout(ir: dict[str, Any], nodes: list[Node] | None, rows: list[Row]) -> dic
 
 def _place_column(plan: _Layout, boxes: list[Box]) -> tuple[float, float, float]:
     """Every layer in IR order, one column of boxes of one width; an edge to the next box goes straight down,
-    any other along a lane on the right. Returns (column width, height, lanes' width)."""
+    any other along the lane on the right of the box it leaves (one lane per such box, reused once free).
+    Returns (column width, height, lanes' width)."""
     width = max(plan.size(box)[0] for box in boxes)
     for box in boxes:
         plan.sizes[id(box)] = (width, BOX_HEIGHT)
@@ -230,22 +232,27 @@ def _place_column(plan: _Layout, boxes: list[Box]) -> tuple[float, float, float]
     plan.place_pipeline(boxes, centre, top)  # the straight edges are drawn for every pair; see below
     plan.shapes = [shape for shape in plan.shapes if shape["type"] != "edge"]
     index = {box.row["name"]: position for position, box in enumerate(boxes)}
-    lane_ends: list[int] = []  # per lane, the last box position it reaches
-    right = MARGIN + width
+    readers: dict[int, list[int]] = {}  # box position -> the positions further down that read it
     for position, box in enumerate(boxes[1:], start=1):
         box_top = top + position * (BOX_HEIGHT + GAP)
         for source in box.row["inputs"]:
-            start = index[source]
-            if start == position - 1:
+            if index[source] == position - 1:
                 plan.edge([(centre, box_top - GAP), (centre, box_top)], arrow=True)
-                continue
-            lane = next((lane for lane, end in enumerate(lane_ends) if end < start), len(lane_ends))
-            if lane == len(lane_ends):
-                lane_ends.append(position)
-            lane_ends[lane] = position
-            x = right + LANE * (lane + 1)
-            source_y = top + start * (BOX_HEIGHT + GAP) + BOX_HEIGHT / 2
-            plan.edge([(right, source_y), (x, source_y), (x, box_top + BOX_HEIGHT / 2),
-                       (right, box_top + BOX_HEIGHT / 2)], arrow=True)
+            else:
+                readers.setdefault(index[source], []).append(position)
+    right, lanes = MARGIN + width, 0
+    busy: list[tuple[int, int]] = []  # (last position reached, lane), a heap
+    free: list[int] = []  # lanes free again, a heap
+    for start in sorted(readers):
+        while busy and busy[0][0] < start:
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        lane = heapq.heappop(free) if free else lanes
+        lanes = max(lanes, lane + 1)
+        heapq.heappush(busy, (max(readers[start]), lane))
+        x = right + LANE * (lane + 1)
+        source_y = top + start * (BOX_HEIGHT + GAP) + BOX_HEIGHT / 2
+        for position in readers[start]:
+            target_y = top + position * (BOX_HEIGHT + GAP) + BOX_HEIGHT / 2
+            plan.edge([(right, source_y), (x, source_y), (x, target_y), (right, target_y)], arrow=True)
     height = len(boxes) * (BOX_HEIGHT + GAP) - GAP
-    return width, height, LANE * (len(lane_ends) + 1)
+    return width, height, LANE * (lanes + 1)

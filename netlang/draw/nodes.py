@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netlang.errors import ShapeError
-from netlang.language.report import fold_layers, summary_data
+from netlang.language.report import fold_layers
 from netlang.language.scopes import group_layers
 from netlang.ops import OPS
 from netlang.ops.base import NETWORK_INPUT
@@ -61,11 +61,10 @@ class NotNested(Exception):
     """The rows' scopes do not describe the graph as nested pipelines and branch groups."""
 
 
-def network_nodes(ir: dict[str, Any], depth: int | None = None) -> tuple[list[Node], list[Row]] | None:
-    """An inferred IR -> the nodes of its top-level pipeline (reading the network's input), with the groups
-    nested deeper than `depth` folded into boxes, and the report rows (with the scopes) they were read from;
-    None when the graph is not made of nested groups."""
-    rows = summary_data(ir)["layers"]
+def network_nodes(rows: list[Row], depth: int | None = None) -> tuple[list[Node], list[Row]] | None:
+    """The report's rows of an inferred IR (summary_data's `layers`) -> the nodes of its top-level pipeline
+    (reading the network's input), with the groups nested deeper than `depth` folded into boxes, and the rows
+    (with the scopes) they were read from; None when the graph is not made of nested groups."""
     nodes = _nodes(rows, depth)
     if nodes is not None:
         return nodes, rows
