@@ -22,9 +22,9 @@ from netlang.ops.base import layer_text
 
 Shape = dict[str, Any]
 
-HEAD_SIZE, INFO_SIZE, LABEL_SIZE, TITLE_SIZE = 13, 11, 11, 14  # font sizes, px
+HEAD_SIZE, INFO_SIZE, LABEL_SIZE, TITLE_SIZE = 13, 12, 12, 15  # font sizes, px
 EM = 0.62  # width of a monospace character, in em
-BOX_HEIGHT, BOX_PAD, MIN_BOX_WIDTH = 42, 12, 100
+BOX_HEIGHT, BOX_PAD, MIN_BOX_WIDTH = 44, 12, 100
 GAP = 22  # between the nodes of a pipeline: room for the arrow
 FRAME_TOP, FRAME_PAD = 24, 12  # a frame's label band, and its padding on the other sides
 FORK, JOIN, BRANCH_GAP, SKIP_WIDTH = 20, 20, 20, 16

@@ -78,8 +78,8 @@ def _box(shape: dict[str, Any]) -> str:
         f"<title>{xml_text(shape['tooltip'])}</title>"
         f'<rect class="box {shape["style"]}" x="{_number(x)}" y="{_number(y)}" width="{_number(w)}" '
         f'height="{_number(h)}" rx="6"/>'
-        f'<text class="head" x="{centre}" y="{_number(y + 18)}" text-anchor="middle">{xml_text(shape["head"])}</text>'
-        f'<text class="info" x="{centre}" y="{_number(y + 34)}" text-anchor="middle">{xml_text(shape["info"])}</text>'
+        f'<text class="head" x="{centre}" y="{_number(y + 19)}" text-anchor="middle">{xml_text(shape["head"])}</text>'
+        f'<text class="info" x="{centre}" y="{_number(y + 36)}" text-anchor="middle">{xml_text(shape["info"])}</text>'
         "</g>"
     )
 
