@@ -8,6 +8,7 @@ and `netlang summary` start fast.
 COMMANDS = (
     "check",
     "summary",
+    "draw",
     "compile",
     "train",
     "eval",

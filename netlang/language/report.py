@@ -53,8 +53,9 @@ def is_chain(ir: dict[str, Any]) -> bool:
     return True
 
 
-def _folded(layers: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
-    """The report's layers with every group or block use nested deeper than `depth` folded into one row."""
+def fold_layers(layers: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
+    """The report's layers with every group or block use nested deeper than `depth` folded into one row (with
+    `group`, the `scope` it sits in and the `layer_count` it stands for); rows read folded rows' names."""
     rows: list[dict[str, Any]] = []
     members: dict[str, list[dict[str, Any]]] = {}
     for layer in layers:
@@ -74,6 +75,8 @@ def _folded(layers: list[dict[str, Any]], depth: int) -> list[dict[str, Any]]:
             names = {layer["name"] for layer in inside}
             row.update({
                 "text": f"({len(inside)} layer{'s' if len(inside) != 1 else ''})",
+                "scope": inside[0]["scope"][:depth],
+                "layer_count": len(inside),
                 "inputs": list(dict.fromkeys(
                     folded_into.get(n, n) for layer in inside for n in layer["inputs"] if n not in names
                 )),
@@ -104,7 +107,7 @@ def summary_table(ir: dict[str, Any], depth: int | None = None) -> str:
     it into one row each, with their totals."""
     data = summary_data(ir)
     graph = not is_chain(ir)
-    layers = _folded(data["layers"], depth if depth is not None else 1 << 30)
+    layers = fold_layers(data["layers"], depth if depth is not None else 1 << 30)
     header = ("Layer", "Op", "Output shape", "Params", "MACs") + (("Connected to",) if graph else ())
     rows = [("input", "input " + "x".join(map(str, data["input"])), _shape_text(data["input"]), "0", "0")]
     for layer in layers:

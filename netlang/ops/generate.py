@@ -1,6 +1,7 @@
-"""The files generated from the op registry: netlang/ir.schema.json (the whole IR schema, for other tools) and
-the op table of docs/ir.md. `python -m netlang.ops.generate` writes them; with --check it only says whether
-they are up to date (a test runs that check).
+"""The files generated from the op registry: netlang/ir.schema.json (the whole IR schema, for other tools), the
+op table of docs/ir.md and the editors' TextMate grammar (netlang/language/highlighting.py). `python -m
+netlang.ops.generate` writes them; with --check it only says whether they are up to date (a test runs that
+check).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from netlang.language.highlighting import textmate_text
 from netlang.language.schema import load_schema
 from netlang.ops import OPS
 from netlang.ops.base import Arg, Op
@@ -17,6 +19,7 @@ from netlang.ops.base import Arg, Op
 PACKAGE = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = PACKAGE / "ir.schema.json"
 IR_DOC = PACKAGE.parent / "docs" / "ir.md"
+TEXTMATE_FILE = PACKAGE.parent / "editors" / "vscode" / "syntaxes" / "netlang.tmLanguage.json"
 TABLE_START = "<!-- op table: generated from netlang/ops by `python -m netlang.ops.generate`; do not edit -->"
 TABLE_END = "<!-- end of the op table -->"
 
@@ -76,13 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m netlang.ops.generate", description=__doc__)
     parser.add_argument("--check", action="store_true", help="only say whether the generated files are up to date")
     args = parser.parse_args(argv)
-    wanted = {SCHEMA_FILE: schema_text(), IR_DOC: ir_doc_text(IR_DOC.read_text(encoding="utf-8"))}
-    stale = [path for path, text in wanted.items() if path.read_text(encoding="utf-8") != text]
+    wanted = {SCHEMA_FILE: schema_text(), IR_DOC: ir_doc_text(IR_DOC.read_text(encoding="utf-8")),
+              TEXTMATE_FILE: textmate_text()}
+    stale = [path for path, text in wanted.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
     if args.check:
         for path in stale:
             print(f"{path} is out of date: run python -m netlang.ops.generate", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(wanted[path], encoding="utf-8")
         print(f"wrote {path}")
     return 0
