@@ -87,7 +87,12 @@ def test_predict_accepts_keras_batches_and_single_images(capsys, tmp_path, train
         assert code == 0, err
         rows = json.loads(out)["predictions"]
         assert len(rows) == count
-        assert [row["top"] for row in rows] == [row["top"] for row in batch[:count]]
+        # Alone or in a batch, a sample gets the same classes; its probabilities agree to float32 rounding (BLAS
+        # may take another kernel for one row than for six).
+        for row, batch_row in zip(rows, batch[:count], strict=True):
+            assert [entry["class"] for entry in row["top"]] == [entry["class"] for entry in batch_row["top"]]
+            assert [entry["p"] for entry in row["top"]] == pytest.approx([entry["p"] for entry in batch_row["top"]],
+                                                                         rel=1e-5, abs=1e-7)
 
 
 def huge_png(width: int, height: int) -> bytes:
