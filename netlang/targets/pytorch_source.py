@@ -436,7 +436,11 @@ def _tensor_table(layers: list[Node], names: dict[str, str]) -> tuple[dict[str, 
 def _dict_lines(name: str, mapping: dict[str, str]) -> list[str]:
     if not mapping:
         return [f"{name}: dict[str, str] = {{}}"]
-    return [f"{name} = {{", *(f"    {key!r}: {value!r},".replace("'", '"') for key, value in mapping.items()), "}"]
+    lines = [f"{name} = {{"]
+    for key, value in mapping.items():
+        line = f'    "{key}": "{value}",'  # layer names hold no quotes nor backslashes
+        lines += [line] if len(line) <= LINE_LENGTH else [f'    "{key}":', f'        "{value}",']
+    return [*lines, "}"]
 
 
 def _set_line(name: str, keys: list[str]) -> str:
@@ -497,9 +501,12 @@ LOADER_SOURCE = '''def load_netlang_weights(model: CLASS, path: str | os.PathLik
         # checkpoint.npz keeps the network's tensors under model/, beside the optimizer's state
         prefix = "model/" if "format" in archive.files else ""
         found = {name[len(prefix) :] for name in archive.files if name.startswith(prefix) and name != "__ir__"}
-        missing, unexpected = sorted(set(NETLANG_TENSORS) - found), sorted(found - set(NETLANG_TENSORS))
-        if missing or unexpected:
-            problem = f"lacks {prefix}{missing[0]}" if missing else f"has {prefix}{unexpected[0]}, which CLASS lacks"
+        missing = [name for name in NETLANG_TENSORS if name not in found]
+        unexpected = sorted(found - set(NETLANG_TENSORS))
+        if missing:
+            raise ValueError(f"{path}: the file lacks {prefix}{missing[0]}; are these another network's weights?")
+        if unexpected:
+            problem = f"has {prefix}{unexpected[0]}, which {type(model).__name__} lacks"
             raise ValueError(f"{path}: the file {problem}; are these another network's weights?")
         state = model.state_dict()
         for name, key in NETLANG_TENSORS.items():
