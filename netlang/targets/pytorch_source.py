@@ -64,6 +64,8 @@ MODULE_ATTRIBUTES = frozenset("""
 # Names the generated file uses itself: the forward's input and the modules it imports.
 FILE_NAMES = frozenset({"self", "x", "inputs", "torch", "nn", "np", "os"})
 LOADER = "load_netlang_weights"
+# The file's other module-level names, which the class's name must not take.
+CLASS_CLASHES = frozenset({"NETLANG_TENSORS", "TRANSPOSED", "Step", LOADER, *FILE_NAMES})
 
 # Small modules a generated file defines when a layer needs one (no torch.nn module computes the op).
 HELPERS = {
@@ -262,8 +264,10 @@ def class_name(ir: dict[str, Any]) -> str:
     stem = "" if source.startswith("<") else re.split(r"[\\/]", source)[-1].split(".")[0]  # not <stdin>
     words = re.findall(r"[A-Za-z0-9]+", stem)
     name = "".join(word[:1].upper() + word[1:] for word in words)
-    if not name or name[0].isdigit() or name in HELPERS or keyword.iskeyword(name) or name in dir(builtins):
-        name = f"{name}Net" if name and not name[0].isdigit() else "Net"
+    if not name or name[0].isdigit():
+        return f"Net{name}"
+    if name in CLASS_CLASHES or keyword.iskeyword(name) or name in dir(builtins):
+        return f"{name}Net"
     return name
 
 

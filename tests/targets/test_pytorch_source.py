@@ -5,7 +5,7 @@ checks), a graph with every op, and a network whose layer names clash with Pytho
 are written as PyTorch files with weights off their starting values. One subprocess, in which netlang cannot be
 imported (`python -I`, a working directory outside the repository, and `netlang` blocked in sys.modules), imports
 every file, loads its weights with its own loader and runs it in float32 and in float64; the outputs must be
-netlang's predict to 1e-5 (float32) and 1e-10 (float64) relative. The files pass ruff with the project's rules.
+netlang's predict to 1e-5 (float32) and 1e-12 (float64) relative. The files pass ruff with the project's rules.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ torch = pytest.importorskip("torch")
 
 SPECS = Path(__file__).parents[2] / "specs"
 FLOAT32_TOLERANCE = 1e-5
-FLOAT64_TOLERANCE = 1e-10
+FLOAT64_TOLERANCE = 1e-12
 BATCH = 5
 
 # Ops and options no example spec has: every activation, a three-way sum, ceil-mode pools with a partial last
@@ -244,6 +244,15 @@ def run_source(text: str, folder: Path) -> dict:
     namespace: dict = {"__name__": "exported"}
     exec(compile(text, str(folder / "exported.py"), "exec"), namespace)
     return namespace
+
+
+@pytest.mark.parametrize("source, name", [
+    ("specs/resnet.net", "Resnet"), ("runs/digits_convnet.net", "DigitsConvnet"), ("<stdin>", "Net"),
+    ("2layer.net", "Net2layer"), ("none.json", "NoneNet"), ("TRANSPOSED.net", "TRANSPOSEDNet"),
+    ("step.net", "StepNet"), ("print.net", "Print"), ("-", "Net"),
+])
+def test_the_class_is_named_after_the_spec_file(source, name):
+    assert pytorch_source.class_name({"source": source}) == name
 
 
 def test_every_nn_module_attribute_is_avoided():
