@@ -24,6 +24,7 @@ and a function loading netlang's .npz weights; the weights are written beside it
 layout). Importing the file needs torch and numpy, not netlang; writing it needs neither torch nor onnx."""
 
 FORMATS = {".onnx": "onnx", ".py": "pytorch"}
+SHADOWED = ("torch", "numpy", "os")  # the modules a PyTorch file imports, which a file of the name would hide
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -89,9 +90,14 @@ def _export_pytorch(args: argparse.Namespace) -> int:
     from netlang.targets.pytorch_source import generate
 
     output = Path(args.output)
+    if output.is_dir() or output.name in ("", ".", ".."):
+        raise UsageError(f"-o {args.output}: is a directory; expected the name of the file to write (OUT.py)")
     weights_path = output.with_suffix(".npz")
     if weights_path == output:
         raise UsageError(f"-o {args.output}: the weights go to OUT.npz beside the source; name the source OUT.py")
+    if output.stem in SHADOWED:
+        raise UsageError(f"-o {args.output}: the file would hide the '{output.stem}' module it imports; name it "
+                         "otherwise")
     ir, _ = _read_spec(args.spec)
     model = _model(ir, args.weights, args.seed)
     given = None if args.weights is None else _weights_path(args.weights)
@@ -101,12 +107,13 @@ def _export_pytorch(args: argparse.Namespace) -> int:
     source = generate(
         ir, command=_command_line(args), weights_file=weights_path.name, weights_origin=origin, version=__version__
     )
-    try:
-        if write_weights:
-            model.save(weights_path)
-        write_text(output, source.text)
-    except OSError as err:
-        raise UsageError(f"{args.output}: cannot write it ({err.strerror or err})") from None
+    writes = [(weights_path, model.save)] if write_weights else []
+    writes.append((output, lambda path: write_text(path, source.text)))
+    for path, write in writes:
+        try:
+            write(path)
+        except OSError as err:
+            raise UsageError(f"{path}: cannot write it ({err.strerror or err})") from None
     beside = f" and {weights_path}" if write_weights else f", loading {weights_path}"
     print(f"wrote {output}{beside}: class {source.class_name}, {len(ir['layers'])} layers as "
           f"{source.attributes} modules, {origin}")

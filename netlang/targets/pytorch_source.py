@@ -94,9 +94,11 @@ class Expression:
     plus: bool = False
 
     def line(self) -> str:
+        """The expression on one line."""
         return f"{self.head}{self.joiner.join(self.items)}{self.tail}"
 
     def wrapped(self) -> list[str]:
+        """The expression over several lines, one item a line (indented relative to the first and last)."""
         if self.plus:
             body = [self.items[0], *(f"+ {item}" for item in self.items[1:])]
         else:
@@ -105,6 +107,7 @@ class Expression:
 
 
 def call(callee: str, *arguments: str) -> Expression:
+    """A call, `callee(arguments)`."""
     return Expression(f"{callee}(", arguments, ")")
 
 
@@ -271,6 +274,11 @@ def class_name(ir: dict[str, Any]) -> str:
     return name
 
 
+def _file_name(ir: dict[str, Any]) -> str:
+    """The name of the spec (or IR) file the network came from, without its folders."""
+    return re.split(r"[\\/]", str(ir.get("source") or "the network"))[-1]
+
+
 def printable(text: str) -> str:
     """Text safe inside a comment or docstring of the file: control characters escaped, no backslash left
     to escape anything, no closing triple quote."""
@@ -326,7 +334,7 @@ def generate(
         *(HELPERS[helper] for helper in sorted(helpers)),
         "",
         f"class {name}(nn.Module):",
-        f'    """{printable(str(ir.get("source") or "the network"))}: ({shape}) in, ({out_shape}) {output} out."""',
+        f'    """{printable(_file_name(ir))}: ({shape}) in, ({out_shape}) {output} out."""',
         "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
@@ -344,7 +352,7 @@ def generate(
         "",
         _loader(name),
     ]
-    text = "\n".join(lines).replace("\n\n\n\n", "\n\n\n")
+    text = "\n".join(lines)
     text = re.sub(r"\n{4,}", "\n\n\n", text).rstrip("\n") + "\n"
     if any(len(line) > LINE_LENGTH for line in text.splitlines()):
         # Only names far longer than a person would write (an IR file's) can make a line too long to wrap.
@@ -399,7 +407,7 @@ def _layer_comment(node: Node, attribute: str) -> str:
     if node.get("implicit"):
         text += " (implicit: the image meets an affine)"
     line = (node.get("pos") or {}).get("line")
-    where = f", line {line}" if isinstance(line, int) else ""
+    where = f", spec line {line}" if isinstance(line, int) else ""
     named = f"{node['name']}: " if node["name"] != attribute else ""
     return printable(f"{named}{text}{where}")
 
@@ -413,6 +421,7 @@ def _with_comment(code: str, comment: str) -> list[str]:
 
 
 def _statement(target: str, expression: Expression) -> list[str]:
+    """The forward's lines assigning `expression` to `target`: one line, or wrapped when that is too long."""
     start = f"        {target} = "
     line = start + expression.line()
     if len(line) <= LINE_LENGTH or len(expression.items) == 0:
@@ -422,6 +431,7 @@ def _statement(target: str, expression: Expression) -> list[str]:
 
 
 def _describe_output(last: Node) -> str:
+    """What the network gives: probabilities after a final softmax or sigmoid, else outputs."""
     return "probabilities" if last["op"] in ("softmax", "sigmoid") else "outputs"
 
 
@@ -438,6 +448,7 @@ def _tensor_table(layers: list[Node], names: dict[str, str]) -> tuple[dict[str, 
 
 
 def _dict_lines(name: str, mapping: dict[str, str]) -> list[str]:
+    """`name = {...}` as lines, one entry a line (key and value on two lines when one is too long)."""
     if not mapping:
         return [f"{name}: dict[str, str] = {{}}"]
     lines = [f"{name} = {{"]
@@ -448,6 +459,7 @@ def _dict_lines(name: str, mapping: dict[str, str]) -> list[str]:
 
 
 def _set_line(name: str, keys: list[str]) -> str:
+    """`name = frozenset({...})`, on one line if it fits."""
     if not keys:
         return f"{name}: frozenset[str] = frozenset()"
     line = f"{name} = frozenset({{{', '.join(repr(key) for key in keys)}}})".replace("'", '"')
@@ -459,6 +471,7 @@ def _set_line(name: str, keys: list[str]) -> str:
 def _header(
     ir: dict[str, Any], name: str, command: str | None, weights_file: str, weights_origin: str, version: str
 ) -> str:
+    """The file's docstring: how it was made, what it computes, how to load weights, how layers are named."""
     source = printable(str(ir.get("source") or "a netlang spec"))
     made = f"netlang {version}".strip()
     lines = [f'"""{name}: the network of {source} as a PyTorch module, written by {made}:', ""]
@@ -491,6 +504,7 @@ def _header(
 
 
 def _loader(name: str) -> str:
+    """The loader function of the file whose class is `name`."""
     return LOADER_SOURCE.replace("CLASS", name)
 
 

@@ -115,6 +115,8 @@ def test_writing_the_file_needs_neither_torch_nor_onnx(capsys, tmp_path, monkeyp
     (["--format", "pytorch", "-o", "out.npz"], "-o out.npz: the weights go to OUT.npz beside the source"),
     (["-o", "out.py", "--opset", "17"], "--opset is the ONNX opset; it does not apply to --format pytorch"),
     (["-o", "out.py", "--weights", "nowhere.npz"], "--weights nowhere.npz: no such file"),
+    (["-o", "torch.py"], "-o torch.py: the file would hide the 'torch' module it imports"),
+    (["--format", "pytorch", "-o", "."], "-o .: is a directory"),
     (["-o", "out.py", "--weights", "w.npz", "--seed", "1"], "give one or the other"),
 ])
 def test_command_line_mistakes_are_one_line_and_exit_2(capsys, tmp_path, monkeypatch, argv, expected):
