@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from netlang.targets.onnx_export import DEFAULT_OPSET
 
     parser.add_argument("spec", metavar="SPEC", help="the network: a spec (.net) or IR (.json) file; - for stdin")
-    parser.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write it (OUT.onnx)")
+    parser.add_argument("-o", "--output", metavar="OUT", required=True, help="where to write it (OUT.onnx or OUT.py)")
     parser.add_argument("--weights", metavar="W", help="weights file or run directory (default: fresh weights)")
     parser.add_argument("--seed", metavar="N", type=int, help="the seed of fresh weights (without --weights)")
     parser.add_argument("--format", choices=sorted(set(FORMATS.values())),

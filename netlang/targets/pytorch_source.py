@@ -402,12 +402,12 @@ def _body(pieces: list, names: dict[str, str], variables: dict[str, str]) -> tup
 
 
 def _layer_comment(node: Node, attribute: str) -> str:
-    """The layer as spec text and its spec line, with its netlang name where the attribute's differs."""
+    """The layer as spec text and its line in the source file, with its netlang name where the attribute differs."""
     text = layer_text(OPS[node["op"]], node["args"], compact=True)
     if node.get("implicit"):
         text += " (implicit: the image meets an affine)"
     line = (node.get("pos") or {}).get("line")
-    where = f", spec line {line}" if isinstance(line, int) else ""
+    where = f", line {line}" if isinstance(line, int) else ""
     named = f"{node['name']}: " if node["name"] != attribute else ""
     return printable(f"{named}{text}{where}")
 
@@ -495,8 +495,9 @@ def _header(
         lines += [f"{printable(weights_file)} holds {printable(weights_origin)}.", ""]
     lines += [
         "Each netlang layer is the attribute of its name with `_` for the characters a Python name cannot hold",
-        "(basic1.conv2 is self.basic1_conv2); NETLANG_TENSORS says where each netlang tensor goes. Trained further",
-        "in PyTorch, batchnorm follows PyTorch's rule: its running variance is updated with the unbiased batch",
+        "(basic1.conv2 is self.basic1_conv2); NETLANG_TENSORS says where each netlang tensor goes. The comment",
+        f"beside each attribute gives its layer as spec text and its line in {_file_name(ir)}. Trained further in",
+        "PyTorch, batchnorm follows PyTorch's rule: its running variance is updated with the unbiased batch",
         'variance, netlang\'s with the biased one."""',
         "",
     ]

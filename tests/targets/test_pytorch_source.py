@@ -210,7 +210,7 @@ def test_the_exported_files_pass_ruff(exported):
 def test_the_file_reads_as_a_person_would_write_it():
     text = pytorch_source.generate(CASES["resnet"]).text
     assert "        self.down1_conv4 = nn.Conv2d(16, 32, kernel_size=3, stride=2, padding=1)\n" in text
-    assert "        self.batchnorm1 = nn.BatchNorm2d(16, eps=1e-05, momentum=0.1)  # batchnorm, spec line 18\n" in text
+    assert "        self.batchnorm1 = nn.BatchNorm2d(16, eps=1e-05, momentum=0.1)  # batchnorm, line 18\n" in text
     forward = text.split("    def forward(self, x: torch.Tensor) -> torch.Tensor:\n", 1)[1].split("\n\n\n")[0]
     assert forward.splitlines()[:3] == [
         "        x = self.conv1(x)", "        x = self.batchnorm1(x)", "        relu1 = self.relu1(x)"
@@ -221,8 +221,8 @@ def test_the_file_reads_as_a_person_would_write_it():
     inception = pytorch_source.generate(CASES["inception"]).text
     assert "torch.cat([inception1_relu2, inception1_relu4, inception1_relu6, x], dim=1)" in inception
     lenet = pytorch_source.generate(CASES["lenet5"]).text
-    assert "self.s2 = nn.AvgPool2d(2)  # pool avg 2x2, spec line 5" in lenet
-    assert "self.flatten1 = nn.Flatten()  # flatten (implicit: the image meets an affine), spec line 8" in lenet
+    assert "self.s2 = nn.AvgPool2d(2)  # pool avg 2x2, line 5" in lenet
+    assert "self.flatten1 = nn.Flatten()  # flatten (implicit: the image meets an affine), line 8" in lenet
 
 
 def test_long_names_wrap_and_the_file_still_runs(tmp_path):
