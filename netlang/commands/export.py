@@ -21,7 +21,8 @@ the batch dimension is dynamic. Needs the onnx package: pip install "netlang[onn
 
 --format pytorch (or OUT.py) writes a standalone PyTorch file: an nn.Module class with one attribute per layer
 and a function loading netlang's .npz weights; the weights are written beside it (OUT.npz, netlang's weights
-layout). Importing the file needs torch and numpy, not netlang; writing it needs neither torch nor onnx."""
+layout). Importing the file needs torch and numpy, not netlang; writing it needs neither torch nor onnx. An
+.onnx SPEC brings its own weights (unless --weights or --seed is given): ONNX to PyTorch source."""
 
 FORMATS = {".onnx": "onnx", ".py": "pytorch"}
 SHADOWED = ("torch", "numpy", "os")  # the modules a PyTorch file imports, which a file of the name would hide
@@ -98,12 +99,19 @@ def _export_pytorch(args: argparse.Namespace) -> int:
     if output.stem in SHADOWED:
         raise UsageError(f"-o {args.output}: the file would hide the '{output.stem}' module it imports; name it "
                          "otherwise")
-    ir, _ = _read_spec(args.spec)
-    model = _model(ir, args.weights, args.seed)
+    if args.weights is None and args.seed is None and Path(args.spec).suffix.lower() == ".onnx":
+        from netlang.train.session import load_trained
+
+        trained = load_trained(args.spec, None)  # an ONNX file's own weights, as predict reads them
+        ir, model, origin = trained.ir, trained.model, f"the weights of {args.spec}"
+    else:
+        ir, _ = _read_spec(args.spec)
+        model = _model(ir, args.weights, args.seed)
+        fresh = f"fresh weights (seed {model_seed(ir, args.seed)})"
+        origin = f"the weights of {args.weights}" if args.weights else fresh
     given = None if args.weights is None else _weights_path(args.weights)
     # -o runs/x/checkpoint.py --weights runs/x/checkpoint.npz: the weights are there already (and must stay).
     write_weights = given is None or not _same_file(given, weights_path)
-    origin = f"the weights of {args.weights}" if args.weights else f"fresh weights (seed {model_seed(ir, args.seed)})"
     source = generate(
         ir, command=_command_line(args), weights_file=weights_path.name, weights_origin=origin, version=__version__
     )

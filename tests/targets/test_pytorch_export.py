@@ -104,6 +104,17 @@ def test_format_from_the_flag_standard_input_and_ir_files(capsys, tmp_path, monk
     assert_close(run(load(out, tmp_path / "net.npz"), x), build(compile_ir(text)).predict(x))
 
 
+def test_an_onnx_file_becomes_pytorch_source_with_its_own_weights(capsys, tmp_path):
+    pytest.importorskip("onnx")
+    model_file = tmp_path / "resnet.onnx"
+    assert netlang(capsys, "export", RESNET, "--seed", 4, "-o", model_file)[0] == 0
+    code, printed, _ = netlang(capsys, "export", model_file, "-o", tmp_path / "from_onnx.py")
+    assert code == 0 and printed.endswith(f"the weights of {model_file}\n")
+    ir = compile_ir(RESNET)
+    x = inputs(ir)
+    assert_close(run(load(tmp_path / "from_onnx.py", tmp_path / "from_onnx.npz"), x), build(ir, seed=4).predict(x))
+
+
 def test_writing_the_file_needs_neither_torch_nor_onnx(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     monkeypatch.setitem(sys.modules, "onnx", None)
