@@ -19,11 +19,12 @@ from netlang.language.compiler import compile_ir
 from netlang.language.schema import load_schema
 from netlang.ops import OPS, Op, generate, register, unregister
 from netlang.ops.base import layer_text
-from netlang.targets import onnx_export, torch_modules
+from netlang.targets import onnx_export, pytorch_source, torch_modules
 
 TARGETS = {
     "torch": (torch_modules.MODULES, torch_modules.TENSORS),
     "onnx": (onnx_export.NODES, onnx_export.TENSORS),
+    "pytorch source": (pytorch_source.MODULES, pytorch_source.TENSORS),
 }
 
 
@@ -121,10 +122,12 @@ def cube():
     register(CUBE)
     torch_modules.MODULES["cube"] = lambda node: _TorchCube()
     onnx_export.NODES["cube"] = _onnx_cube
+    pytorch_source.MODULES["cube"] = _pytorch_source_cube
     yield CUBE
     unregister("cube")
     del torch_modules.MODULES["cube"]
     del onnx_export.NODES["cube"]
+    del pytorch_source.MODULES["cube"]
 
 
 class _TorchCube:
@@ -135,6 +138,10 @@ class _TorchCube:
 def _onnx_cube(layer):
     square = layer.emit("Mul", [layer.inputs[0], layer.inputs[0]], layer.temp("square"))
     return layer.emit("Mul", [square, layer.inputs[0]])
+
+
+def _pytorch_source_cube(layer):
+    return None, pytorch_source.Expression("", (layer.inputs[0],) * 3, "", joiner=" * ")
 
 
 def test_an_op_defined_in_a_test_passes_every_registry_check(cube):

@@ -102,7 +102,7 @@ def test_standard_input_and_ir_files(capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["-o", "out.onx"], "cannot tell the format from the suffix '.onx'; name it OUT.onnx or give --format onnx"),
+    (["-o", "out.onx"], "cannot tell the format from the suffix '.onx'; name it OUT.onnx or OUT.py, or give"),
     (["-o", "out.onnx", "--opset", "99"], "--opset 99 is out of range"),
     (["-o", "out.onnx", "--weights", "nowhere.npz"], "--weights nowhere.npz: no such file"),
     (["-o", "out.onnx", "--weights", "w.npz", "--seed", "1"], "give one or the other"),
