@@ -171,9 +171,9 @@ def test_the_exported_module_predicts_what_netlang_predicts(exported, case):
 
 def test_the_exported_files_ran_without_netlang(exported):
     folder, report, _ = exported
+    # An editable install puts the repository on sys.path even under `python -I` (its .pth file), so what is
+    # checked is that nothing of netlang was imported: `netlang` is blocked in sys.modules there.
     assert report["netlang modules"] == []
-    repository = str(Path(__file__).parents[2])
-    assert not any(entry.startswith(repository) for entry in report["sys.path"])
 
 
 def test_layers_are_attributes_named_like_them(exported):
