@@ -19,4 +19,5 @@ COMMANDS = (
     "sweep",
     "activations",
     "plot",
+    "lsp",
 )
