@@ -1,7 +1,7 @@
 """Every error of a spec, not only the first, and what can still be known about its network: the front end run
 so that it goes on past each error (the editor's diagnostics and hovers, netlang/lsp).
 
-    spec text --parse (or, on a syntax error, each statement on its own: statements.py)--> tree
+    spec text --parse (runs of statements, split where they fail: statements.py)--> tree
               --lower, going on past a bad statement, group, layer, block or setting--> IR
               --validate (every schema problem; the layers it finds bad are left out)--> IR
               --connect_layers, check_last_only, check_settings (the first problem of each)--> IR
@@ -23,7 +23,6 @@ from netlang.errors import NetlangError, SpecSyntaxError
 from netlang.language.compiler import PASSES
 from netlang.language.infer import annotate, infer
 from netlang.language.lower import _Lowering
-from netlang.language.parser import parse
 from netlang.language.rewrites import check_last_only, check_settings, check_sizes, connect_layers
 from netlang.language.schema import schema_problems, validate
 from netlang.language.statements import parse_statements
@@ -51,14 +50,12 @@ class _TooMany(Exception):
 def analyze(text: str, filename: str = "<spec>") -> Analysis:
     """Every error of spec text (at most MAX_DIAGNOSTICS), and the network as far as it could be made."""
     found = _Found()
-    try:
-        tree = parse(text, filename)
-    except SpecSyntaxError:
-        tree, syntax_errors = parse_statements(text, filename)
-        for error in syntax_errors:
-            found.add(error)
+    tree, syntax_errors = parse_statements(text, filename, MAX_DIAGNOSTICS)  # a valid spec: one parse, as parse()
+    if len(syntax_errors) >= MAX_DIAGNOSTICS:
+        return Analysis(syntax_errors, None, [], tree)
+    for error in syntax_errors:
+        found.add(error)
     lowering = _RecoveringLowering(filename, found)
-    ir = None
     try:
         ir = lowering.run(tree)
         if ir is not None and not found.errors:
@@ -122,8 +119,9 @@ class _RecoveringLowering(_Lowering):
                 block.used = True
         try:
             return self.finish()
-        except SpecSyntaxError as err:
-            self.found.add(err)
+        except SpecSyntaxError as err:  # no input or no layers: news only when no error explains it
+            if not self.found.errors:
+                self.found.add(err)
             return None
 
     def attempt(self, method, *args) -> bool:
@@ -134,6 +132,8 @@ class _RecoveringLowering(_Lowering):
             return True
         except SpecSyntaxError as err:
             self.found.add(err)
+            if len(self.layers) >= self.max_layers:  # the network is full: every later layer would say so
+                raise _TooMany from None
             del self.layers[layers:]
             for name in list(islice(self.names, names, None)) if len(self.names) > names else []:
                 del self.names[name]

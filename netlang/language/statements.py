@@ -89,25 +89,48 @@ def split_statements(text: str) -> list[Statement]:
     return statements
 
 
-def parse_statements(text: str, filename: str = "<spec>") -> tuple[Tree, list[SpecSyntaxError]]:
-    """Parse each statement on its own -> (a tree of the statements that parse, as parse() would give them,
-    with their real positions; the syntax error of each statement that does not)."""
+def parse_statements(text: str, filename: str = "<spec>", max_errors: int | None = None,
+                     ) -> tuple[Tree, list[SpecSyntaxError]]:
+    """Parse the statements on their own -> (a tree of the statements that parse, as parse() would give them,
+    with their real positions; the syntax error of each statement that does not), stopping after
+    `max_errors` errors.
+
+    Runs of statements are parsed together and split where they fail (a parse stops at its first error), so
+    a long spec with a few errors costs a few parses of it, not one per statement."""
     lines = text.split("\n")
+    statements = split_statements(text)
     children: list[Tree] = []
     errors: list[SpecSyntaxError] = []
-    for statement in split_statements(text):
-        chunk = "\n".join(lines[statement.first : statement.last + 1]) + "\n"
+    runs = [(0, len(statements))] if statements else []  # a stack: the first run in the text on top
+    while runs and (max_errors is None or len(errors) < max_errors):
+        low, high = runs.pop()
+        first, last = statements[low].first, statements[high - 1].last
         try:
-            tree = parse(chunk, filename)
+            tree = parse("\n".join(lines[first : last + 1]) + "\n", filename)
         except SpecSyntaxError as err:
+            if high - low > 1:
+                runs += _split_at(statements, low, high, first + (err.line or 1) - 1)
+                continue
             if err.line is not None:
-                err.line += statement.first
+                err.line += first
             err.source_line = None
             errors.append(err.with_source(text))
             continue
-        _shift_lines(tree, statement.first)
+        _shift_lines(tree, first)
         children += tree.children
     return Tree("start", children), errors
+
+
+def _split_at(statements: list[Statement], low: int, high: int, line: int) -> list[tuple[int, int]]:
+    """A failed run of statements low..high-1 split around the statement holding the error's line (0-based):
+    the statements before it (which an LALR parse read without error), it alone, the rest; or in halves when
+    the line is in none of them. In the order of a stack: the first run last."""
+    bad = next((index for index in range(low, high) if statements[index].first <= line <= statements[index].last),
+               None)
+    if bad is None:
+        middle = (low + high) // 2
+        return [(middle, high), (low, middle)]
+    return [run for run in ((bad + 1, high), (bad, bad + 1), (low, bad)) if run[0] < run[1]]
 
 
 def _shift_lines(tree: Tree, offset: int) -> None:

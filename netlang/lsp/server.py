@@ -14,11 +14,14 @@ import asyncio
 import logging
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from lark import Tree
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from netlang import __version__
 from netlang.errors import NetlangError
@@ -33,11 +36,25 @@ from netlang.lsp.symbols import definition, document_symbols
 CHANGE_PAUSE = 0.15  # seconds after a change before it is analysed: typing replaces pending analyses
 
 
+class _Protocol(LanguageServerProtocol):
+    """pygls' protocol, but a request whose parameters cannot be read gets an error response (pygls only logs
+    it, and the client would wait for an answer for ever)."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if isinstance(data, dict) and "method" in data and isinstance(data.get("id"), (int, str)):
+                self._send_response(data["id"], None, error.to_response_error())
+            raise
+
+
 class NetlangServer(LanguageServer):
     """pygls' server with the open documents' analyses."""
 
     def __init__(self) -> None:
-        super().__init__("netlang", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full)
+        super().__init__("netlang", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full,
+                         protocol_cls=_Protocol)
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="netlang-analysis")
         self.analyses: dict[str, tuple[str, Analysis]] = {}  # uri -> (the text analysed, its analysis)
         self.pending: dict[str, asyncio.Task] = {}
