@@ -4,8 +4,8 @@ on past a syntax error (the editor's diagnostics, netlang/language/diagnostics.p
 A statement ends at a line break, except where the grammar lets a line break stand inside one: after or before
 an arrow, a `+` or a `|` (which swallow the line breaks around them), after a `(` or before a `)`, and between
 the braces of a block, training or search section. Blank and comment lines between statements belong to none.
-A brace that is never closed stops at the next line that can only start a statement (`input ...`,
-`train {`, `search {`, `block NAME`), so one missing `}` costs one statement, not the rest of the file.
+A line that can only start a statement (`input ...`, `train {`, `search {`, `block NAME`) always starts one,
+so a brace never closed or an arrow left dangling while typing costs one statement, not the rest of the file.
 
 For a valid spec the statements parse to the same statements as the whole text (a test checks it on every
 example spec); on an invalid one they are a best guess that keeps each error inside its own statement.
@@ -73,8 +73,8 @@ def split_statements(text: str) -> list[Statement]:
         if not code:
             continue
         opens = _STARTS_STATEMENT.match(code)
-        joined = first is not None and (
-            (depth > 0 and not opens) or (depth == 0 and (continues or _CONTINUES_BEFORE.match(code)))
+        joined = first is not None and not opens and (
+            depth > 0 or continues or _CONTINUES_BEFORE.match(code)
         )
         if not joined:
             if first is not None:
