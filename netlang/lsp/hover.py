@@ -98,6 +98,11 @@ def _use_of(name: str, block: str) -> bool:
     return last.startswith(block) and last[len(block):].isdigit()
 
 
+def _in_group(scope: str, name: str) -> bool:
+    """Whether a layer's scope entry is the group `name` or one of its repeats (`res.1`, `res.2`, ...)."""
+    return scope == name or scope.startswith(f"{name}.") and scope[len(name) + 1:].isdigit()
+
+
 def _shape(shape: Any) -> str:
     if shape is None:
         return "?"
@@ -126,7 +131,7 @@ def _layers_text(layers: list[dict[str, Any]]) -> str:
 
 
 def _group_text(analysis: Analysis, name: str, what: str) -> str:
-    members = [layer for layer in analysis.layers if name in layer.get("scope", ())]
+    members = [layer for layer in analysis.layers if any(_in_group(scope, name) for scope in layer.get("scope", ()))]
     if not members:
         return f"**{name}** ({what}): not made, because of an error"
     known = [layer for layer in members if "out_shape" in layer]
