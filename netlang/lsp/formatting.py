@@ -33,6 +33,8 @@ def formatted(text: str, analysis: Analysis) -> tuple[str | None, str]:
         return None, f"the canonical text cannot be written ({err.message})"
     if _network(again) != _network(analysis.ir):
         return None, "the canonical text would not give the same network"
+    if "\r\n" in text:  # keep the file's line endings
+        canonical = canonical.replace("\n", "\r\n")
     return canonical, ""
 
 

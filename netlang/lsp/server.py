@@ -82,6 +82,14 @@ class NetlangServer(LanguageServer):
         self.pending[uri] = asyncio.ensure_future(self._publish(uri, pause))
 
     async def _publish(self, uri: str, pause: float) -> None:
+        try:
+            await self._analyse_and_publish(uri, pause)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a task's error is otherwise lost: log it, and the server goes on
+            logging.getLogger(__name__).error("diagnostics of %s failed:\n%s", uri, traceback.format_exc())
+
+    async def _analyse_and_publish(self, uri: str, pause: float) -> None:
         await asyncio.sleep(pause)
         document = self.workspace.get_text_document(uri)
         version = document.version
@@ -160,6 +168,8 @@ def build_server() -> NetlangServer:
                     types.CompletionOptions(trigger_characters=[" ", ">", "("]))
     async def completion(ls: NetlangServer, params: types.CompletionParams) -> types.CompletionList:
         text = ls.workspace.get_text_document(params.text_document.uri).source
+        if len(text) > MAX_LIVE_SPEC_BYTES:  # (characters, at most as many as bytes) too large to check live
+            return types.CompletionList(is_incomplete=False, items=[])
         items = complete(text, *ls.lines(text).point(params.position))
         return types.CompletionList(is_incomplete=False, items=items)
 
