@@ -203,11 +203,8 @@ def _check(ir: dict[str, Any], filename: str, found: _Found) -> list[dict[str, A
     except NetlangError as err:
         found.add(err)
         return ir["layers"]
-    for check in (check_last_only, check_settings):
-        try:
-            check(ir, filename)
-        except NetlangError as err:
-            found.add(err)
+    _note(found, check_last_only, ir, filename)
+    _check_settings_each(ir, filename, found)
     try:
         infer({**ir, "layers": []}, filename)  # the input's own shape
     except NetlangError as err:
@@ -227,6 +224,29 @@ def _check(ir: dict[str, Any], filename: str, found: _Found) -> list[dict[str, A
         except NetlangError as err:
             found.add(err)
     return layers
+
+
+def _note(found: _Found, check, ir: dict[str, Any], filename: str) -> bool:
+    """Run a check pass; its error is noted. Whether it passed."""
+    try:
+        check(ir, filename)
+        return True
+    except NetlangError as err:
+        found.add(err)
+        return False
+
+
+def _check_settings_each(ir: dict[str, Any], filename: str, found: _Found) -> None:
+    """check_settings stops at its first problem: each layer's init scheme and each training field are checked
+    on their own, then the fields that pass together (for combinations), then the search section."""
+    for layer in ir["layers"]:
+        if "init" in layer["args"]:
+            _note(found, check_settings, {**ir, "layers": [layer], "train": {}, "search": {}}, filename)
+    fine = {name: entry for name, entry in ir.get("train", {}).items()
+            if _note(found, check_settings, {**ir, "layers": [], "train": {name: entry}, "search": {}}, filename)}
+    _note(found, check_settings, {**ir, "layers": [], "train": fine, "search": {}}, filename)
+    if ir.get("search"):
+        _note(found, check_settings, {**ir, "layers": [], "train": {}}, filename)
 
 
 def _without(layers: list[dict[str, Any]], bad: set[int]) -> list[dict[str, Any]]:

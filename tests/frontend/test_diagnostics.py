@@ -177,3 +177,12 @@ def _parses(text: str) -> bool:
         return True
     except SpecSyntaxError:
         return False
+
+
+def test_every_setting_that_train_or_search_would_refuse_is_reported():
+    text = ("input 4\naffine 3 init std:0 -> affine 2 init std:0\ntrain {\n  data mnsit\n  init std:0\n"
+            "  patience 3\n  val_split 0\n}\nsearch {\n  lr 1e-1:1e-4:log\n}\n")
+    analysis = analyze(text, "settings.net")
+    assert _where(analysis) == [(2, 15), (2, 38), (4, 8), (5, 8), (6, 12), (10, 6)]
+    assert "did you mean 'mnist'?" in analysis.errors[2].message
+    assert "val_split is 0" in analysis.errors[4].message and "LOW must be below HIGH" in analysis.errors[5].message
