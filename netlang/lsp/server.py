@@ -64,9 +64,16 @@ class NetlangServer(LanguageServer):
         encoding = str(getattr(self.workspace, "position_encoding", "utf-16") or "utf-16")
         return Lines(text, UNITS.get(encoding, utf16_units))
 
+    def text(self, uri: str) -> str:
+        """An open document's text; ValueError for one not open (pygls would read it from disk, whatever it is)."""
+        document = self.workspace.text_documents.get(unquote(uri))
+        if document is None:
+            raise ValueError(f"{uri} is not open: netlang answers about documents the editor has opened")
+        return document.source
+
     async def analysis(self, uri: str) -> tuple[str, Analysis]:
         """(The document's current text, its analysis), from the cache or made now in the worker."""
-        text = self.workspace.get_text_document(uri).source
+        text = self.text(uri)
         cached = self.analyses.get(uri)
         if cached is not None and cached[0] == text:
             return cached
@@ -91,10 +98,9 @@ class NetlangServer(LanguageServer):
 
     async def _analyse_and_publish(self, uri: str, pause: float) -> None:
         await asyncio.sleep(pause)
-        document = self.workspace.get_text_document(uri)
-        version = document.version
+        version = self.workspace.text_documents[unquote(uri)].version
         text, analysis = await self.analysis(uri)
-        if self.workspace.get_text_document(uri).source != text:
+        if self.text(uri) != text:
             return  # changed meanwhile: the newer change's analysis publishes
         lines = self.lines(text)
         diagnostics = [_diagnostic(error, lines) for error in analysis.errors]
@@ -167,7 +173,7 @@ def build_server() -> NetlangServer:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION,
                     types.CompletionOptions(trigger_characters=[" ", ">", "("]))
     async def completion(ls: NetlangServer, params: types.CompletionParams) -> types.CompletionList:
-        text = ls.workspace.get_text_document(params.text_document.uri).source
+        text = ls.text(params.text_document.uri)
         if len(text) > MAX_LIVE_SPEC_BYTES:  # (characters, at most as many as bytes) too large to check live
             return types.CompletionList(is_incomplete=False, items=[])
         items = complete(text, *ls.lines(text).point(params.position))

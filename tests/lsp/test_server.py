@@ -171,9 +171,10 @@ def test_hostile_documents_get_a_diagnostic_and_the_server_keeps_serving(client,
 
 
 def test_a_failing_request_gets_an_error_answer_and_the_server_goes_on(client):
-    with pytest.raises(ServerError) as failed:  # a document never opened: nothing to read
-        client.request("textDocument/hover", at("file:///tmp/netlang-lsp-test/never-opened.net", 0, 0))
-    assert failed.value.args[0]["code"] == -32603
+    for uri in ("file:///tmp/netlang-lsp-test/never-opened.net", "file:///dev/zero"):  # never read from disk
+        with pytest.raises(ServerError) as failed:
+            client.request("textDocument/hover", at(uri, 0, 0))
+        assert failed.value.args[0]["code"] == -32603 and "is not open" in failed.value.args[0]["message"]
     with pytest.raises(ServerError) as failed:  # parameters that are not a position
         client.request("textDocument/hover", {"textDocument": {"uri": "x"}, "position": {"line": "one"}})
     assert failed.value.args[0]["code"] == -32602
