@@ -4,11 +4,17 @@ so that it goes on past each error (the editor's diagnostics and hovers, netlang
     spec text --parse (runs of statements, split where they fail: statements.py)--> tree
               --lower, going on past a bad statement, group, layer, block or setting--> IR
               --validate (every schema problem; the layers it finds bad are left out)--> IR
-              --connect_layers, check_last_only, check_settings (the first problem of each)--> IR
+              --connect_layers, check_last_only (the first problem of each), check_settings (on each
+                init scheme, training field and the search section on its own)--> IR
               --infer, layer by layer (a layer that reads a failed one is skipped)--> layers with shapes
 
 A spec this finds no error in is compiled by the compiler's own stages (compiler.py: SPEC_STAGES), so its IR
-is exactly `netlang compile`'s; when the stages refuse a spec, their error is always among those reported.
+is exactly `netlang compile`'s. When the stages refuse a spec past parsing, their error is always among those
+reported; a syntax error is told by its statement's own parse, which can word it (or place it) a little
+differently from the parse of the whole file (tests/frontend/test_diagnostics.py checks both).
+
+Lowering going on past errors is a subclass of lower.py's own _Lowering: the same code makes the IR, and the
+subclass only decides what to do with each error.
 """
 
 from __future__ import annotations
@@ -55,24 +61,26 @@ def analyze(text: str, filename: str = "<spec>") -> Analysis:
         return Analysis(syntax_errors, None, [], tree)
     for error in syntax_errors:
         found.add(error)
-    lowering = _RecoveringLowering(filename, found)
+    groups: dict[tuple[int, int], str] = {}
+    layers: list[dict[str, Any]] = []
     try:
+        lowering = _RecoveringLowering(filename, found)
+        groups = lowering.group_names
         ir = lowering.run(tree)
         if ir is not None and not found.errors:
             compiled = ir
             try:
                 for stage in (validate, *PASSES):  # the compiler's own stages, after lower
                     compiled = stage(compiled, filename)
-                return Analysis([], compiled, compiled["layers"], tree, lowering.group_names)
+                return Analysis([], compiled, compiled["layers"], tree, groups)
             except NetlangError as err:
                 found.add(err)
         layers = _check(ir, filename, found) if ir is not None else []
     except _TooMany:
-        layers = []
-    except NetlangError as err:  # not the statement's own fault (a bad NETLANG_MAX_LAYERS): the spec's
+        pass
+    except NetlangError as err:  # not one statement's fault (a bad NETLANG_MAX_LAYERS setting)
         found.errors.append(err)
-        layers = []
-    return Analysis(found.sorted(), None, layers, tree, lowering.group_names)
+    return Analysis(found.sorted(), None, layers, tree, groups)
 
 
 class _Found:

@@ -25,6 +25,12 @@ def utf8_units(text: str) -> int:
 UNITS: dict[str, Units] = {"utf-16": utf16_units, "utf-8": utf8_units, "utf-32": len}
 
 
+def units_for(encoding: object) -> Units:
+    """The unit counter of a position encoding the client and server agreed on (lsprotocol's
+    PositionEncodingKind or its text); UTF-16, LSP's default, for none or one unknown."""
+    return UNITS.get(str(getattr(encoding, "value", encoding) or "utf-16"), utf16_units)
+
+
 class Lines:
     """A document's lines, to turn positions one way and the other."""
 

@@ -30,7 +30,7 @@ from netlang.limits import MAX_LIVE_SPEC_BYTES
 from netlang.lsp.completion import complete
 from netlang.lsp.formatting import formatted
 from netlang.lsp.hover import hover_markdown
-from netlang.lsp.positions import UNITS, Lines, utf16_units
+from netlang.lsp.positions import Lines, units_for
 from netlang.lsp.symbols import definition, document_symbols
 
 CHANGE_PAUSE = 0.15  # seconds after a change before it is analysed: typing replaces pending analyses
@@ -61,8 +61,7 @@ class NetlangServer(LanguageServer):
 
     def lines(self, text: str) -> Lines:
         """The document's lines, measured in the position units agreed with the client."""
-        encoding = str(getattr(self.workspace, "position_encoding", "utf-16") or "utf-16")
-        return Lines(text, UNITS.get(encoding, utf16_units))
+        return Lines(text, units_for(getattr(self.workspace, "position_encoding", None)))
 
     def text(self, uri: str) -> str:
         """An open document's text; ValueError for one not open (pygls would read it from disk, whatever it is)."""

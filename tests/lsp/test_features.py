@@ -18,7 +18,7 @@ from netlang.lsp import server  # noqa: E402
 from netlang.lsp.completion import complete  # noqa: E402
 from netlang.lsp.formatting import formatted  # noqa: E402
 from netlang.lsp.hover import hover_markdown  # noqa: E402
-from netlang.lsp.positions import Lines, utf8_units  # noqa: E402
+from netlang.lsp.positions import Lines, units_for, utf8_units, utf16_units  # noqa: E402
 from netlang.ops import OPS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,12 @@ def test_positions_count_utf16_units_and_clamp():
                                                   end=types.Position(line=0, character=7))
     assert lines.end() == types.Position(line=2, character=8)
     assert Lines("é\U0001F600x", utf8_units).position(1, 3) == types.Position(line=0, character=6)
+
+
+def test_the_agreed_position_encoding_picks_the_units():
+    assert units_for(types.PositionEncodingKind.Utf8) is utf8_units and units_for("utf-8") is utf8_units
+    assert units_for(types.PositionEncodingKind.Utf32)("\U0001F600") == 1
+    assert units_for(types.PositionEncodingKind.Utf16) is utf16_units and units_for(None) is utf16_units
 
 
 def labels(text: str, line: int, col: int) -> list[str]:

@@ -194,6 +194,26 @@ def test_shutdown_then_exit_ends_the_server_with_code_0(client):
     assert client.close() == 0
 
 
+def test_a_client_that_prefers_utf8_gets_ranges_in_bytes():
+    client = Client()
+    try:
+        result = client.request("initialize", {"processId": None, "rootUri": None, "capabilities": {
+            "general": {"positionEncodings": ["utf-8", "utf-16"]}}})
+        assert result["capabilities"]["positionEncoding"] == "utf-8"
+        client.notify("initialized", {})
+        line = '  data "\U0001F600 é" extra'
+        uri, diagnostics = open_document(client, "utf8.net", f"input 784\naffine 10\ntrain {{\n{line}\n}}\n")
+        start = len(line[: line.index("extra")].encode("utf-8"))
+        assert [d["range"] for d in diagnostics] == [span(3, start, start + 5)]
+        hover = client.request("textDocument/hover", at(uri, 3, start + 1))
+        assert hover is None  # the section did not parse: nothing to say (and no error from a byte position)
+        assert client.close() == 0
+    finally:
+        if client.process.poll() is None:
+            client.process.kill()
+            client.process.wait()
+
+
 def test_without_pygls_the_command_says_which_extra_to_install(monkeypatch, capsys):
     from netlang.cli import main
 
