@@ -30,22 +30,27 @@ def complete(text: str, line: int, col: int) -> list[types.CompletionItem]:
     if not 1 <= line <= len(lines):
         return []
     before = code_of(lines[line - 1][: col - 1]) + (" " if lines[line - 1][: col - 1].endswith((" ", "\t")) else "")
-    section = _section_at(text, line - 1)
+    section, header = _section_at(lines, line - 1)
     if section in {"train", "search"}:
         return _field_items(before, section)
-    return _layer_items(before, text, at_line_start=section is None and not before.strip())
+    items = _layer_items(before, text, at_line_start=section is None and not before.strip())
+    if section == "block" and items:  # a block's parameters stand for arguments, or a layer keyword, in its body
+        params = code_of(header).split("{")[0].split()[2:]
+        items += [_item(param, types.CompletionItemKind.Variable, "a parameter of this block") for param in params]
+    return items
 
 
-def _section_at(text: str, index: int) -> str | None:
-    """'train', 'search' or 'block' when line `index` (from 0) is inside that section's braces, else None."""
-    for statement in split_statements(text):
-        if statement.first < index <= statement.last + 1 and statement.keyword:
-            lines = text.split("\n")[statement.first : index + 1]
-            opened = "{" in code_of("\n".join(lines[:-1])) if len(lines) > 1 else False
-            closed = any(code_of(one).startswith("}") for one in lines[1:-1])
-            if statement.keyword in {"train", "search", "block"} and opened and not closed:
-                return statement.keyword
-    return None
+def _section_at(lines: list[str], index: int) -> tuple[str | None, str]:
+    """('train', 'search' or 'block', the section's first line) when line `index` (from 0) is inside that
+    section's braces, else (None, '')."""
+    for statement in split_statements("\n".join(lines)):
+        if statement.first < index <= statement.last + 1 and statement.keyword in {"train", "search", "block"}:
+            inside = lines[statement.first : index + 1]
+            opened = any("{" in code_of(one) for one in inside[:-1])
+            closed = any(code_of(one).startswith("}") for one in inside[1:-1])
+            if opened and not closed:
+                return statement.keyword, lines[statement.first]
+    return None, ""
 
 
 def _field_items(before: str, section: str) -> list[types.CompletionItem]:

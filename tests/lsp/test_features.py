@@ -56,7 +56,8 @@ def test_a_layer_may_start_after_an_arrow_a_join_a_parenthesis_or_a_label(before
 
 def test_completion_knows_each_section_and_the_words_of_arguments():
     text = "block down C {\n  conv C 1x1 \n}\ninput 1x28x28\npool \nsearch {\n  \n}\nconv 3 3x3 round "
-    assert {"stride", "pad", "round", "init"} <= set(labels(text, 2, 14))  # inside a block's body
+    assert {"stride", "pad", "round", "init", "C"} <= set(labels(text, 2, 14))  # inside a block's body
+    assert {"conv", "down", "C"} <= set(labels(text, 2, 3)) and "C" not in labels(text, 5, 6)
     assert {"max", "avg", "stride", "pad", "round"} <= set(labels(text, 5, 6))
     assert {"lr", "batch_size"} <= set(labels(text, 7, 3)) and "conv" not in labels(text, 7, 3)
     rounding = next(arg for arg in OPS["conv"].options if arg.name == "round")
