@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("pygls")
 
-from tests.lsp.client import Client, ServerError  # noqa: E402
+from .client import Client, ServerError  # noqa: E402
 
 TWO_ERRORS = "input 1x28x28\nconv 30 5x5 -> reul -> pool 2\naffine 10 -> dropout 1.5 -> softmax\n"
 VALID = "input 1x28x28\nconv 30 5x5 -> relu -> pool 2\naffine 10 -> dropout 0.5 -> softmax\n"
