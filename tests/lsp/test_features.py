@@ -19,6 +19,7 @@ from netlang.lsp.completion import complete  # noqa: E402
 from netlang.lsp.formatting import formatted  # noqa: E402
 from netlang.lsp.hover import hover_markdown  # noqa: E402
 from netlang.lsp.positions import Lines, units_for, utf8_units, utf16_units  # noqa: E402
+from netlang.lsp.symbols import definition, document_symbols  # noqa: E402
 from netlang.ops import OPS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,3 +113,22 @@ def test_a_document_too_large_or_a_failing_checker_is_one_diagnostic(monkeypatch
     failed = server.analyze_document("input 4\naffine 2\n", "file:///x.net")
     assert len(failed.errors) == 1 and failed.errors[0].line == 1
     assert "netlang's checker failed on this file (RuntimeError: a bug); please report it" in failed.errors[0].message
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.net")), ids=lambda path: path.name)
+def test_every_position_of_an_example_spec_has_an_answer_or_none(path):
+    text = path.read_text(encoding="utf-8")
+    analysis = analyze(text, path.name)
+    hovered = 0
+    for line, content in enumerate(text.split("\n"), 1):
+        for col in range(1, len(content) + 2):
+            found = hover_markdown(analysis, line, col)
+            if found is not None:
+                markdown, (where_line, where_col, width) = found
+                assert markdown and 1 <= where_line <= line and where_col >= 1 and width >= 1
+                hovered += 1
+            assert definition(analysis, line, col) is None or "block" in text
+            complete(text, line, col)
+    assert hovered > 0
+    symbols = document_symbols(analysis, Lines(text))
+    assert [symbol.name for symbol in symbols if symbol.name == "input"] == ["input"]
