@@ -44,6 +44,9 @@ Specs and IR files (read by every command that takes a SPEC):
 | MAX_NUMBER_DIGITS   | 30           | digits of one whole number in a spec or IR file          | (fixed)             |
 | MAX_SHOWN_LINE      | 160          | characters of a source line shown under an error; a      | (fixed)             |
 |                     |              | longer line is cut around the caret                      |                     |
+| MAX_LIVE_SPEC_BYTES | 128 KiB      | a document `netlang lsp` checks as it is typed; a larger | (fixed)             |
+|                     |              | one gets one diagnostic saying to run `netlang check`    |                     |
+| MAX_DIAGNOSTICS     | 100          | errors reported for one document by `netlang lsp`        | (fixed)             |
 
 Which limits a user can raise: MAX_LAYERS and MAX_PARAMS, because a real network can outgrow them
 (NETLANG_MAX_PARAMS=2000000000 checks a 2-billion-parameter network; `train` then needs the memory), and
@@ -65,6 +68,11 @@ others bound what no real input needs:
 - MAX_ONNX_BYTES: protobuf's own limit on one serialized message, which an ONNX file is; netlang writes no
   external-data files, so a network whose weights and spec text pass it cannot be exported (above about 530
   million parameters).
+- MAX_LIVE_SPEC_BYTES: the editor's checker runs on every change, and the parser reads some 20-60 KB of spec a
+  second on a shared CPU: a spec of 128 KiB (some 5,000 lines; real specs have tens, and repeat groups rather
+  than write 10,000 layers out) is checked in a few seconds; a larger one would keep the server busy while
+  the user types.
+- MAX_DIAGNOSTICS: a hundred errors are more than anyone reads; the cap bounds the work of a file full of them.
 - MAX_NUMBER_DIGITS: a larger whole number cannot be a size, count or seed any network could use, and Python
   refuses to read numbers of more than 4,300 digits anyway.
 """
@@ -96,6 +104,8 @@ MAX_NESTING = 100
 MAX_SPEC_BYTES = 256 * 2**20
 MAX_NUMBER_DIGITS = 30
 MAX_SHOWN_LINE = 160
+MAX_LIVE_SPEC_BYTES = 128 * 2**10
+MAX_DIAGNOSTICS = 100
 MAX_ONNX_BYTES = 2**31 - 1
 
 

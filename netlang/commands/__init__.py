@@ -20,4 +20,5 @@ COMMANDS = (
     "sweep",
     "activations",
     "plot",
+    "lsp",
 )

@@ -356,25 +356,29 @@ class _Lowering:
             raise self.error("a second 'train' section; merge it into the first", node)
         self.train = {}
         for setting in node.children:
-            key, value = setting.children
-            if str(key) in self.train:
-                first = self.train[str(key)]["pos"]["line"]
-                raise self.error(f"'{key}' is set twice in the training section (first on line {first})", key)
-            self.train[str(key)] = lower_setting(key, value, self.filename)
+            self.train_setting(*setting.children)
+
+    def train_setting(self, key: Token, value: Token) -> None:
+        if str(key) in self.train:
+            first = self.train[str(key)]["pos"]["line"]
+            raise self.error(f"'{key}' is set twice in the training section (first on line {first})", key)
+        self.train[str(key)] = lower_setting(key, value, self.filename)
 
     def search_section(self, node: Tree) -> None:
         if self.search is not None:
             raise self.error("a second 'search' section; merge it into the first", node)
         self.search = {}
-        fields = field_schemas()
         for setting in node.children:
-            key, value = setting.children
-            if str(key) not in fields:
-                raise self.error(f"unknown training field '{key}'{did_you_mean(str(key), fields)}", key)
-            if str(key) in self.search:
-                first = self.search[str(key)]["pos"]["line"]
-                raise self.error(f"'{key}' has two ranges in the search section (first on line {first})", key)
-            self.search[str(key)] = {"value": str(value).strip('"'), "pos": pos_of(value)}
+            self.search_setting(*setting.children)
+
+    def search_setting(self, key: Token, value: Token) -> None:
+        fields = field_schemas()
+        if str(key) not in fields:
+            raise self.error(f"unknown training field '{key}'{did_you_mean(str(key), fields)}", key)
+        if str(key) in self.search:
+            first = self.search[str(key)]["pos"]["line"]
+            raise self.error(f"'{key}' has two ranges in the search section (first on line {first})", key)
+        self.search[str(key)] = {"value": str(value).strip('"'), "pos": pos_of(value)}
 
     def finish(self) -> dict[str, Any]:
         if self.input is None:

@@ -229,6 +229,37 @@ def _validate(ir: dict[str, Any], filename: str | None, in_file: bool) -> dict[s
     raise SchemaError(message).at(pos, file)
 
 
+def schema_problems(ir: dict[str, Any], filename: str | None = None) -> list[tuple[list[Any], SchemaError]]:
+    """Every schema problem of a spec's IR as (JSON path, SchemaError located as validate locates it), in the
+    order of their positions; a layer content found bad is reported at every layer that has it (`validate`
+    raises the first problem only, for the editor's diagnostics: netlang/language/diagnostics.py)."""
+    errors = schema_errors(ir)
+    layers = ir.get("layers") if isinstance(ir, dict) else None
+    if isinstance(layers, list):
+        same_content: dict[str, list[int]] = {}
+        for index, layer in enumerate(layers):
+            key = _content_key(layer) if isinstance(layer, dict) else None
+            if key is not None:
+                same_content.setdefault(key, []).append(index)
+        for path, error in list(errors):
+            if path[:1] == ["layers"] and len(path) >= 3 and path[2] not in _WIRING:
+                key = _content_key(layers[path[1]])
+                errors += [(["layers", other, *path[2:]], error) for other in same_content.get(key or "", [])
+                           if other != path[1]]
+    file = (ir.get("source") if isinstance(ir, dict) else None) or filename
+    problems = []
+    for path, error in sorted(errors, key=lambda found: _sort_key(ir, found[0])):
+        message = _message(ir, path, error)
+        pos = _locate(ir, path)
+        if pos is None:
+            problem = SchemaError(f"{_json_path(path)}: {message}" if path else message, file=filename)
+            problem.json_path = path
+        else:
+            problem = SchemaError(message).at(pos, file)
+        problems.append((path, problem))
+    return problems
+
+
 def validate_train(section: dict[str, Any]) -> str | None:
     """The first problem with some training settings ({"lr": {"value": ...}}), in words, or None if they fit."""
     subschema = load_schema()["properties"]["train"]
