@@ -5,6 +5,7 @@ from __future__ import annotations
 from netlang.backend.base import Layer, memory_order
 from netlang.lazy import numpy as np
 from netlang.ops.base import Op
+from netlang.memory.layer import BOOL, LayerMemory
 
 
 class Relu(Layer):
@@ -18,4 +19,13 @@ class Relu(Layer):
         return np.multiply(dout, self.mask, out=self.input_grad(dout.shape, dout.dtype, dout, memory_order(dout)))
 
 
-OP = Op("relu", "max(0, x)", Relu, activation=True, relu_family=True, checks=(("relu", "7"), ("relu", "2x3x3")))
+class ReluMemory(LayerMemory):
+    def forward(self, x, train):
+        self.mask = self.scratch("mask", x.shape, BOOL, "activations", x.order) if train else self.like(x, BOOL)
+        return self.output(x.shape, train, x.order)
+
+    def backward(self, dout):
+        return self.input_grad(dout.shape, dout.order)
+
+
+OP = Op("relu", "max(0, x)", Relu, memory=ReluMemory, activation=True, relu_family=True, checks=(("relu", "7"), ("relu", "2x3x3")))
