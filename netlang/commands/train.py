@@ -104,6 +104,7 @@ def _is_non_finite(text: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from netlang.language.trainfields import resolve_training
+    from netlang.memory.guard import check_step_memory
     from netlang.train.checkpoint import load_checkpoint
     from netlang.train.loop import Trainer
     from netlang.train.progress import Progress
@@ -152,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     config = {**config, "loss": resolved_loss(ir, config)}
 
     ir = with_training(ir, config)
+    check_step_memory(ir, config)  # before the data set or the model takes any memory
     split, dataset = load_split(ir, config)
     model = build_model(ir, config)
     progress = Progress()

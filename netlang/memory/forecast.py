@@ -23,7 +23,7 @@ from math import prod
 from typing import Any
 
 from netlang.backend.plan import PLAN_PASSES, Plan, make_plan
-from netlang.memory.arrays import KINDS, ELIDE_BYTES, StopAtEvent, SymArray, SymWorkspace, Tracker, allocate
+from netlang.memory.arrays import ELIDE_BYTES, KINDS, StopAtEvent, SymArray, SymWorkspace, Tracker, allocate
 from netlang.memory.layer import BOOL, LayerMemory
 from netlang.ops import OPS
 from netlang.ops.base import NETWORK_INPUT
@@ -183,6 +183,8 @@ def _loss(model: SimModel, out: SymArray, t: SymArray) -> tuple[SymArray, SymArr
         shifted = allocate(tracker, tag, shape, itemsize)
         probs = allocate(tracker, tag, shape, itemsize)
         dlogits = allocate(tracker, tag, shape, itemsize)
+        # np.arange(n) and the values it picks out of log_probs and dlogits, by class index
+        tracker.spike(tag, shape[0] * (LABEL_BYTES + itemsize))
         del shifted
         return probs, dlogits
     if model.loss_name == "bce":
@@ -276,7 +278,9 @@ def _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, tracke
         else:
             new_grads, new_outputs = _lockstep([model.loss_and_gradients(x, t)])[0]
         del x, t
+        # The loop holds the previous step's gradients and outputs until the new ones are returned.
         grads, outputs = new_grads, new_outputs
+        del new_grads, new_outputs
         if weight_decay:
             grads = dict(grads)
             for key, weights in model.params.items():
@@ -288,6 +292,7 @@ def _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, tracke
         labels = allocate(tracker, ("batch", "batch"), (batch,), LABEL_BYTES)  # accuracy_count's y[batch]
         tracker.spike(("batch", "batch"), batch * (LABEL_BYTES + BOOL))  # the predicted classes, compared
         del labels
+    del grads, outputs
     return {"before": before}
 
 
@@ -295,7 +300,10 @@ def _sharded_step(model: SimModel, x: SymArray, t: SymArray, shards: int):
     """Model._sharded_loss_and_gradients: shards in lockstep, then the grads averaged into new arrays."""
     copies = model.shard_copies(shards)
     bounds = [round(i * x.shape[0] / shards) for i in range(shards + 1)]
-    parts = [(x.view((stop - start,) + x.shape[1:]), t.view((stop - start,))) for start, stop in zip(bounds, bounds[1:])]
+    parts = [
+        (x.view((stop - start,) + x.shape[1:]), t.view((stop - start,)))
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
     results = _lockstep([copy.loss_and_gradients(px, pt) for copy, (px, pt) in zip(copies, parts, strict=True)])
     grads = {}
     for name, part in results[0][0].items():
@@ -357,3 +365,17 @@ def forecast_step(
         "layers": rows,
         "dominant": dominant["name"] if dominant else None,
     }
+
+
+def training_forecast(ir: dict[str, Any], batch: int, optimizer: str | None = None,
+                      config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """forecast_step() for training `ir` as its train section (or the resolved `config`) says: its optimizer
+    (unless `optimizer` is given), loss and weight decay, in float32."""
+    if config is None:
+        from netlang.language.trainfields import resolve_training
+
+        config = resolve_training(ir)
+    return forecast_step(
+        ir, batch, optimizer or config["optimizer"], config.get("loss") or "auto",
+        weight_decay=config.get("weight_decay", 0.0),
+    )

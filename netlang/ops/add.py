@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.errors import ShapeError
-from netlang.ops.base import Args, Op, Shape, describe
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Args, Op, Shape, describe
 
 
 class Add(Layer):
@@ -61,6 +61,7 @@ def _macs(args: Args, in_shapes: list[Shape], out_shape: Shape) -> int:
 
 
 OP = Op(
-    "add", "the sum of a group's branches: (a + b)", Add, memory=AddMemory, out_shape=_out_shape, macs=_macs, merge=True,
+    "add", "the sum of a group's branches: (a + b)", Add, memory=AddMemory, out_shape=_out_shape, macs=_macs,
+    merge=True,
     checks=(("(affine 3 + affine 3)", "4"), ("(conv 2 3x3 pad 1 + identity + pool avg 3 stride 1 pad 1)", "2x4x4")),
 )

@@ -9,8 +9,8 @@ from __future__ import annotations
 from math import prod
 
 from netlang.backend.base import Layer
-from netlang.ops.base import INIT, Arg, Args, Op, Param, Shape
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import INIT, Arg, Args, Op, Param, Shape
 
 
 class Affine(Layer):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer, Slot, apply_per_channel, channel_sums, memory_order
 from netlang.lazy import numpy as np
-from netlang.ops.base import Arg, Op, Param, per_channel
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Arg, Op, Param, per_channel
 
 
 class BatchNorm(Layer):
@@ -114,7 +114,8 @@ class BatchNormMemory(LayerMemory):
 
 
 OP = Op(
-    "batchnorm", "batch normalisation (per channel on images) with learned scale and shift", BatchNorm, memory=BatchNormMemory,
+    "batchnorm", "batch normalisation (per channel on images) with learned scale and shift", BatchNorm,
+    memory=BatchNormMemory,
     options=(
         Arg("momentum", "real", "the running-average momentum", required=False, default=0.9,
             bounds={"minimum": 0, "exclusiveMaximum": 1}),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from netlang.backend.base import Layer
 from netlang.errors import ShapeError
 from netlang.lazy import numpy as np
-from netlang.ops.base import Args, Op, Shape, describe
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Args, Op, Shape, describe
 
 
 class Concat(Layer):
@@ -40,7 +40,8 @@ def _out_shape(args: Args, in_shapes: list[Shape]) -> Shape:
 
 
 OP = Op(
-    "concat", "a group's branches joined along the channels: (a | b)", Concat, memory=ConcatMemory, out_shape=_out_shape,
+    "concat", "a group's branches joined along the channels: (a | b)", Concat, memory=ConcatMemory,
+    out_shape=_out_shape,
     macs=lambda args, in_shapes, out_shape: 0, merge=True,
     checks=(("(affine 3 | affine 2)", "4"), ("(conv 2 3x3 pad 1 | identity | conv 1 1x1)", "2x4x4")),
 )

@@ -403,7 +403,10 @@ class ConvMemory(LayerMemory):
 
     def _relu(self, out, train):
         if self.fused_relu:
-            mask = self.scratch("relu_mask", out.shape, BOOL, "activations", out.order) if train else self.like(out, BOOL)
+            if train:
+                mask = self.scratch("relu_mask", out.shape, BOOL, "activations", out.order)
+            else:
+                mask = self.like(out, BOOL)
             self.relu_mask = mask if train else None
         return out
 
@@ -468,7 +471,7 @@ class ConvMemory(LayerMemory):
     def _forward_shifted(self, x, train):
         n, c, h, w = x.shape
         self.x_pixel_major = x.order == "nhwc"
-        (kh, kw), (ph, pw), (oh, ow) = self.kernel, self.pad, self.out_hw
+        (kh, kw), (ph, pw), ow = self.kernel, self.pad, self.out_hw[1]
         pool = self.fused_pool
         weights = self.like(self.params["W"])  # weight_rows
         fused = self.fused_out_shape
@@ -498,7 +501,7 @@ class ConvMemory(LayerMemory):
     def _backward_shifted(self, dout):
         n = dout.shape[0]
         c, h, w = self.x_shape[1:]
-        (kh, kw), (oh, ow), pool = self.kernel, self.out_hw, self.fused_pool
+        kw, ow, pool = self.kernel[1], self.out_hw[1], self.fused_pool
         (crop_h, crop_w), pad, _ = self._input_grad_grid(n)
         cropping = crop_h > 0 or crop_w > 0
         fused_mask = self.fused_relu and not cropping

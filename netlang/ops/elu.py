@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
-from netlang.ops.base import Arg, Op
 from netlang.memory.layer import BOOL, LayerMemory
+from netlang.ops.base import Arg, Op
 
 
 class Elu(Layer):

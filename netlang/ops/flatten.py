@@ -5,8 +5,8 @@ from __future__ import annotations
 from math import prod
 
 from netlang.backend.base import Layer
-from netlang.ops.base import Op
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Op
 
 
 class Flatten(Layer):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
-from netlang.ops.base import Arg, Args, Op, Shape, needs_image
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Arg, Args, Op, Shape, needs_image
 
 
 class GlobalPool(Layer):
@@ -69,7 +69,8 @@ def _out_shape(args: Args, in_shape: Shape) -> Shape:
 
 
 OP = Op(
-    "global_pool", "average (or max) of each channel over the whole image: C×H×W to a vector of C", GlobalPool, memory=GlobalPoolMemory,
+    "global_pool", "average (or max) of each channel over the whole image: C×H×W to a vector of C", GlobalPool,
+    memory=GlobalPoolMemory,
     positional=(
         Arg("kind", "choice", "the pooling kind", required=False, default="avg", choices=("avg", "max")),
     ),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from netlang.backend.base import Layer
-from netlang.ops.base import Op
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Op
 
 
 class Identity(Layer):

@@ -184,8 +184,10 @@ class PoolMemory(LayerMemory):
         self.x_shape, self.x_order = x.shape, x.order
         shape = (n, c) + tuple(self.out_hw)
         if self.kind == "avg":
-            total = self.new(shape, order=xp.order)
-            return self.new(shape, kind="activations", order=xp.order)
+            total = self.new(shape, order=xp.order)  # the sum over the offsets, then divided into a new array
+            out = self.new(shape, kind="activations", order=xp.order)
+            del total
+            return out
         best = self.output(shape, train, xp.order)
         self.which = self.scratch("which", shape, self.index_bytes, "activations", xp.order) if train else None
         self.max_forward(shape, xp.order, self.which is not None)

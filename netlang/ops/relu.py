@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer, memory_order
 from netlang.lazy import numpy as np
-from netlang.ops.base import Op
 from netlang.memory.layer import BOOL, LayerMemory
+from netlang.ops.base import Op
 
 
 class Relu(Layer):
@@ -28,4 +28,7 @@ class ReluMemory(LayerMemory):
         return self.input_grad(dout.shape, dout.order)
 
 
-OP = Op("relu", "max(0, x)", Relu, memory=ReluMemory, activation=True, relu_family=True, checks=(("relu", "7"), ("relu", "2x3x3")))
+OP = Op(
+    "relu", "max(0, x)", Relu, memory=ReluMemory, activation=True, relu_family=True,
+    checks=(("relu", "7"), ("relu", "2x3x3")),
+)

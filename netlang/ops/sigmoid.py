@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
-from netlang.ops.base import Op
 from netlang.memory.layer import LayerMemory
 from netlang.memory.layer import stable_sigmoid as memory_of_stable_sigmoid
+from netlang.ops.base import Op
 
 
 def stable_sigmoid(x):

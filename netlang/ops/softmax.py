@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
-from netlang.ops.base import Args, Op, Shape, needs_vector
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Args, Op, Shape, needs_vector
 
 
 def stable_softmax(x):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.errors import TrainingError
-from netlang.ops.base import Op
 from netlang.memory.layer import BOOL, LayerMemory
+from netlang.ops.base import Op
 
 
 class Step(Layer):

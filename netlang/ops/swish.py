@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from netlang.backend.base import Layer
-from netlang.ops.base import Op
-from netlang.ops.sigmoid import stable_sigmoid
 from netlang.memory.layer import LayerMemory
 from netlang.memory.layer import stable_sigmoid as memory_of_stable_sigmoid
+from netlang.ops.base import Op
+from netlang.ops.sigmoid import stable_sigmoid
 
 
 class Swish(Layer):

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
-from netlang.ops.base import Arg, Args, Op, Shape, needs_image
 from netlang.memory.layer import LayerMemory
+from netlang.ops.base import Arg, Args, Op, Shape, needs_image
 
 
 class Upsample(Layer):
@@ -47,7 +47,8 @@ def _out_shape(args: Args, in_shape: Shape) -> Shape:
 
 
 OP = Op(
-    "upsample", "nearest-neighbour upsampling by whole factors FHxFW: each pixel becomes an FH×FW block", Upsample, memory=UpsampleMemory,
+    "upsample", "nearest-neighbour upsampling by whole factors FHxFW: each pixel becomes an FH×FW block", Upsample,
+    memory=UpsampleMemory,
     positional=(
         Arg("factor", "size", "the upsampling factor (like 2 or 2x3)", noun="the upsampling factor",
             bounds={"minimum": 1}),

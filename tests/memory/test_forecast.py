@@ -1,0 +1,171 @@
+"""The memory forecast (netlang/memory/) against the measured peak of real training steps, and its commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netlang.backend import build, parallel
+from netlang.backend import losses as backend_losses
+from netlang.errors import UsageError
+from netlang.language.compiler import compile_ir
+from netlang.limits import max_memory
+from netlang.memory import forecast as memory_forecast
+from netlang.memory.forecast import SimModel, forecast_step, shard_count
+from netlang.memory.guard import available_memory
+from netlang.memory.layer import LayerMemory
+from netlang.memory.measure import measure_step
+from netlang.ops import OPS
+from netlang.train.optimizers import OPTIMIZERS
+
+SPECS = Path(__file__).resolve().parents[2] / "specs"
+TOLERANCE = 0.10  # the issue's bound; the cases below come within 1-4 % (README: "Memory of a training step")
+
+# (spec, batch, optimizer, weight decay): an MLP, a conv net, a batchnorm net and graph nets, unsharded and
+# sharded (batches of 64 and more are split over the BLAS threads where there are several), every optimizer.
+CASES = [
+    ("two_layer.net", 100, "sgd", 0.0),
+    ("simple_convnet.net", 1, "adam", 0.0),
+    ("simple_convnet.net", 100, "momentum", 0.0),
+    ("multilayer_bn.net", 100, "nesterov", 0.1),
+    ("lenet5.net", 64, "rmsprop", 0.0),
+    ("deep_convnet.net", 8, "adagrad", 0.0),
+    ("resnet.net", 8, "adam", 0.0),
+    ("inception.net", 64, "sgd", 0.0),
+]
+
+
+@pytest.mark.parametrize("spec, batch, optimizer, decay", CASES)
+def test_the_forecast_is_within_ten_percent_of_the_measured_peak(spec, batch, optimizer, decay):
+    ir = compile_ir(SPECS / spec)
+    measured = measure_step(ir, batch, optimizer, weight_decay=decay)
+    forecast = forecast_step(ir, batch, optimizer, weight_decay=decay)
+    assert abs(forecast["total"] - measured) <= TOLERANCE * measured, (forecast["total"], measured)
+    assert sum(forecast["by_kind"].values()) == forecast["total"]
+    assert sum(row["bytes"] for row in forecast["layers"]) == forecast["total"]
+
+
+def _op_case_spec(name: str, text: str, shape: str) -> str:
+    """A network around one op's check case: an identity first (so the op computes its input gradient), and
+    a classifier after it unless the op must be last (then the loss is the mean squared error)."""
+    if OPS[name].last_only:
+        return f"input {shape}\nidentity\n{text}\n"
+    image = OPS[name].merge or len(shape.split("x")) == 3
+    return f"input {shape}\nidentity\n{text}\n" + ("flatten\n" if image else "") + "affine 3\nsoftmax\n"
+
+
+@pytest.mark.parametrize(
+    "name, text, shape",
+    [(name, text, shape) for name, op in OPS.items() if op.differentiable for text, shape in op.checks[:2]],
+)
+def test_every_op_s_memory_rule_matches_its_layer(name, text, shape):
+    ir = compile_ir(_op_case_spec(name, text, shape))
+    # large enough for the arrays to outweigh the ufuncs' own buffers (NumPy's iterators buffer 8,192 values)
+    batch = 4096
+    loss = "mse" if OPS[name].last_only else "auto"
+    measured = measure_step(ir, batch, "sgd", loss=loss, max_shards=1)
+    forecast = forecast_step(ir, batch, "sgd", loss=loss, shards=1)
+    assert abs(forecast["total"] - measured) <= TOLERANCE * measured, (forecast["total"], measured)
+
+
+def test_every_op_declares_a_memory_rule():
+    for name, op in OPS.items():
+        assert isinstance(op.memory, type) and issubclass(op.memory, LayerMemory), name
+        assert op.memory.forward is not LayerMemory.forward and op.memory.backward is not LayerMemory.backward
+
+
+@pytest.mark.parametrize("spec", sorted(path.name for path in SPECS.glob("*.net")))
+def test_the_forecast_plans_as_the_model_does(spec):
+    ir = compile_ir(SPECS / spec)
+    model = build(ir)
+    mirror = SimModel(ir, model.loss_name, memory_forecast.Tracker(), 4)
+    assert mirror.plan == model.plan
+    for layer, shadow in zip(model.layers, mirror.layers, strict=True):
+        assert getattr(layer, "layout", None) == getattr(shadow, "layout", None)
+
+
+def test_the_forecast_shards_as_the_model_does():
+    ir = compile_ir(SPECS / "lenet5.net")
+    macs = ir["totals"]["macs"]
+    for batch in (1, 31, 32, 64, 100, 1000):
+        assert shard_count(ir, batch) == parallel.shard_count(batch, macs)
+
+
+def test_the_forecast_knows_the_losses_and_optimizers_of_the_backend():
+    assert memory_forecast.FUSED_ACTIVATION == backend_losses.FUSED_ACTIVATION
+    assert memory_forecast.DEFAULT_LOSS_BY_LAST_OP == backend_losses.DEFAULT_LOSS_BY_LAST_OP
+    assert {name: cls.slots for name, cls in OPTIMIZERS.items()} == memory_forecast.OPTIMIZER_SLOTS
+
+
+def test_optimizer_state_is_what_each_optimizer_keeps():
+    ir = compile_ir(SPECS / "two_layer.net")
+    states = {name: forecast_step(ir, 1, name, shards=1)["by_kind"]["optimizer state"] for name in OPTIMIZERS}
+    param_bytes = 4 * ir["totals"]["params"]
+    assert states == {"sgd": 0, "momentum": param_bytes, "nesterov": param_bytes, "adagrad": param_bytes,
+                      "rmsprop": param_bytes, "adam": 2 * param_bytes}
+
+
+def _netlang(*argv: str, env: dict[str, str] | None = None, code: str | None = None):
+    import os
+
+    environ = {**os.environ, **(env or {})}
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "netlang", *argv]
+    return subprocess.run(command, capture_output=True, text=True, env=environ)
+
+
+def test_summary_batch_reports_the_forecast_without_importing_numpy():
+    spec = str(SPECS / "simple_convnet.net")
+    code = (
+        "import sys, json, io, contextlib; from netlang.cli import main\n"
+        "text = io.StringIO()\n"
+        f"with contextlib.redirect_stdout(text): assert main(['summary', {spec!r}, '--batch', '100', "
+        "'--optimizer', 'adam', '--json']) == 0\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
+        "print(text.getvalue())"
+    )
+    result = _netlang(code=code)
+    assert result.returncode == 0, result.stderr
+    memory = json.loads(result.stdout)["memory"]
+    ir = compile_ir(SPECS / "simple_convnet.net")
+    assert memory == forecast_step(ir, 100, "adam")
+    assert memory["dominant"] == "affine1"  # its weights, their gradients, Adam's two moments and temporaries
+    text = _netlang("summary", spec, "--batch", "100", "--optimizer", "adam").stdout
+    assert "Training step memory at batch 100: " in text and "Largest: affine1" in text
+
+
+@pytest.mark.parametrize("argv", [["--batch", "0"], ["--optimizer", "adam"], ["--batch", "5", "--optimizer", "lbfgs"]])
+def test_summary_refuses_bad_memory_flags(argv):
+    result = _netlang("summary", str(SPECS / "xor.net"), *argv)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_train_refuses_a_step_larger_than_the_memory_limit_before_allocating(tmp_path):
+    run = tmp_path / "run"
+    result = _netlang("train", str(SPECS / "simple_convnet.net"), "--out", str(run), "--epochs", "1",
+                      env={"NETLANG_MAX_MEMORY": "1000000"})
+    assert result.returncode == 1, result.stderr
+    message = result.stderr
+    forecast = forecast_step(compile_ir(SPECS / "simple_convnet.net"), 100, "adam")
+    assert "needs about" in message and "NETLANG_MAX_MEMORY allows 976.56 KiB" in message
+    assert "layer 'affine1'" in message and "simple_convnet.net:" in message
+    assert f"{forecast['total'] / 2**20:.2f} MiB" in message
+    assert not run.exists()
+
+
+def test_a_bad_memory_limit_is_a_usage_error(monkeypatch):
+    monkeypatch.setenv("NETLANG_MAX_MEMORY", "lots")
+    with pytest.raises(UsageError, match="NETLANG_MAX_MEMORY"):
+        max_memory()
+    monkeypatch.setenv("NETLANG_MAX_MEMORY", "123")
+    assert max_memory() == 123
+
+
+def test_available_memory_reads_meminfo(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       16000000 kB\nMemAvailable:    2000000 kB\n")
+    assert available_memory(meminfo) == 2_000_000 * 1024
+    assert available_memory(tmp_path / "absent") is None or available_memory(tmp_path / "absent") > 0
