@@ -3,8 +3,8 @@
 Pure Python on the compiled IR (no NumPy): the model, its plan (netlang/backend/plan.py, run on the ops'
 LayerMemory mirrors), the loss, the optimizer and the training loop's own arrays are replayed with arrays
 that have sizes but no data (netlang/memory/arrays.py), as netlang/backend/model.py and
-netlang/train/loop.py run them: three steps, the third measured after two of warm-up (work arrays and the
-optimizer's state are made on first use), as tests/test_memory.py measures the real loop with tracemalloc.
+netlang/train/loop.py run them: two steps, the second measured after one of warm-up (work arrays and the
+optimizer's state are made on first use); netlang/memory/measure.py measures the real loop with tracemalloc.
 
 What is counted: every NumPy array training holds or makes during the step: parameters and buffers,
 gradients (the loop still holds the previous step's while the next one runs), the optimizer's state and its
@@ -104,11 +104,12 @@ class SimModel:
         self.last_reads: list[list[str]] = [[] for _ in self.plan.steps]
         for name, index in last_reader.items():
             self.last_reads[index].append(name)
+        # The trainable parameters by "layer.name" key, in the model's order (the optimizer's).
+        self.params = {
+            f"{node['name']}.{param.name}": params[node["name"]][param.name]
+            for node in ir["layers"] for param in OPS[node["op"]].params
+        }
 
-    @property
-    def params(self) -> dict[str, SymArray]:
-        return {f"{name}.{key}": array for name, tensors in self.layer_params.items()
-                for key, array in tensors.items() if key in _trainable(self.ir, name)}
 
     def run(self, steps, x: SymArray, train: bool):
         """Model._run, yielding after each layer (sharded steps run their shards in lockstep)."""
@@ -151,11 +152,6 @@ class SimModel:
         while len(self.copies) < count:
             self.copies.append(SimModel(self.ir, self.loss_name, self.tracker, self.itemsize, self.layer_params))
         return self.copies[:count]
-
-
-def _trainable(ir: dict[str, Any], name: str) -> set[str]:
-    op = OPS[next(node["op"] for node in ir["layers"] if node["name"] == name)]
-    return {param.name for param in op.params}
 
 
 def _tensors(node: dict[str, Any], tracker: Tracker, itemsize: int) -> dict[str, SymArray]:
@@ -259,14 +255,15 @@ class SimOptimizer:
 
 
 def _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, tracker) -> dict[str, int]:
-    """The training loop's first three steps; the tracker's peak is reset before the third."""
+    """The training loop's first two steps; the tracker's peak is reset before the second. (The first makes the
+    work arrays and the optimizer's state; the second is as every later step, which the tests measure.)"""
     model = SimModel(ir, loss, tracker, itemsize)
     sim_optimizer = SimOptimizer(optimizer, tracker)
     input_shape = tuple(ir["input"]["shape"])
     grads = outputs = None
     before = 0
-    for step in range(3):
-        if step == 2:
+    for step in range(2):
+        if step == 1:
             tracker.reset_peak()
             before = tracker.total
         x = allocate(tracker, ("batch", "batch"), (batch,) + input_shape, INPUT_BYTES)

@@ -16,6 +16,7 @@ from typing import Any
 from netlang.memory.arrays import ELIDE_BYTES, SymArray, SymWorkspace, Tracker, allocate
 
 BOOL = 1  # bytes of a NumPy bool
+CAST_BUFFER = 8192  # values NumPy's iterator buffers when a ufunc casts an operand (NPY_BUFSIZE)
 
 
 class LayerMemory:
@@ -61,6 +62,11 @@ class LayerMemory:
         nowhere else (for - and /, the left one): NumPy writes into it when it is large enough (temporary
         elision), else into a fresh array. With a Python number as the other operand, NumPy 2 never does."""
         return temporary if temporary.nbytes >= ELIDE_BYTES else self.like(temporary, kind=kind)
+
+    def casting(self, size: int, itemsize: int | None = None) -> None:
+        """A ufunc on `size` values that casts an operand (a bool mask times floats): NumPy's iterator buffers the
+        cast values, CAST_BUFFER of them at a time."""
+        self.spike(min(size, CAST_BUFFER) * (self.itemsize if itemsize is None else itemsize))
 
     def spike(self, nbytes: int, kind: str = "work buffers") -> None:
         """A temporary made and freed within one call."""

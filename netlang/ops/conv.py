@@ -407,13 +407,16 @@ class ConvMemory(LayerMemory):
                 mask = self.scratch("relu_mask", out.shape, BOOL, "activations", out.order)
             else:
                 mask = self.like(out, BOOL)
+            self.casting(out.size)  # out times the mask
             self.relu_mask = mask if train else None
         return out
 
     def _masked(self, dout):
         if not self.fused_relu:
             return dout
-        return self.ws(Slot.MASKED_DOUT, dout.shape, order=dout.order)
+        masked = self.ws(Slot.MASKED_DOUT, dout.shape, order=dout.order)
+        self.casting(dout.size)
+        return masked
 
     def forward(self, x, train):
         self.x_shape = x.shape
@@ -521,7 +524,10 @@ class ConvMemory(LayerMemory):
                 pooled = (count,) + tuple(pool.out_shape[1:]) + (self.filters,)
                 if fused_mask:
                     self.ws(Slot.MASKED_DOUT, pooled)
+                    self.casting(prod(pooled))
                 pool.max_backward(pooled)
+            elif fused_mask:
+                self.casting(count * prod(self.out_shape))  # dout times the mask, as it is stacked
             if not cropping:
                 self.scratch(f"ones{count}", (stacked.size // self.filters,))
             self.spike(grad.nbytes)  # shifted_weight_grad, added to grad

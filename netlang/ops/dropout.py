@@ -39,6 +39,7 @@ class DropoutMemory(LayerMemory):
         keep = self.like(x, BOOL)
         del draws
         self.scaled_mask = self.like(x, x.itemsize, "activations")
+        self.casting(x.size)  # keep times the scale
         del keep
         return self.like(x, kind="activations")
 

@@ -15,7 +15,7 @@ from netlang.backend.base import Layer, Slot, memory_order
 from netlang.backend.im2col import padded
 from netlang.errors import ShapeError
 from netlang.lazy import numpy as np
-from netlang.memory.layer import BOOL, LayerMemory
+from netlang.memory.layer import BOOL, CAST_BUFFER, LayerMemory
 from netlang.ops.base import PAD, STRIDE, Arg, Args, Op, Shape, needs_image, rounding, window_shape
 
 
@@ -171,10 +171,12 @@ class PoolMemory(LayerMemory):
             self.ws(Slot.POOL_PART, best_shape, order=order)
             if self.kernel[0] * self.kernel[1] > 1:
                 self.spike(2 * prod(best_shape) * BOOL)
+                self.casting(prod(best_shape), 1)  # which times ~better
 
     def max_backward(self, dout_shape) -> None:
         """max_backward's temporaries: a mask per offset, and where windows overlap, the masked dout."""
-        self.spike(prod(dout_shape) * (BOOL + (0 if self.disjoint else self.itemsize)))
+        self.spike(prod(dout_shape) * (BOOL + (0 if self.disjoint else self.itemsize))
+                   + min(prod(dout_shape), CAST_BUFFER) * self.itemsize)  # and the mask cast to floats
 
     def forward(self, x, train):
         n, c = x.shape[:2]

@@ -22,10 +22,14 @@ class Relu(Layer):
 class ReluMemory(LayerMemory):
     def forward(self, x, train):
         self.mask = self.scratch("mask", x.shape, BOOL, "activations", x.order) if train else self.like(x, BOOL)
-        return self.output(x.shape, train, x.order)
+        out = self.output(x.shape, train, x.order)
+        self.casting(x.size)  # x times the mask
+        return out
 
     def backward(self, dout):
-        return self.input_grad(dout.shape, dout.order)
+        dx = self.input_grad(dout.shape, dout.order)
+        self.casting(dout.size)
+        return dx
 
 
 OP = Op(
