@@ -40,9 +40,12 @@ class Tracker:
         self.stop_at = stop_at
         self.live: Counter[tuple[str, str]] = Counter()
         self.snapshot: Counter[tuple[str, str]] = Counter()  # `live` at event `stop_at`
+        self.call_peak = 0  # the highest total since the last start_call()
+        self.last_tag = ("", "work buffers")  # the owner of the last allocation, for spikes of several shards
 
     def _event(self, extra: int = 0, tag: tuple[str, str] | None = None) -> None:
         self.events += 1
+        self.call_peak = max(self.call_peak, self.total + extra)
         if self.total + extra > self.peak:
             self.peak = self.total + extra
             self.peak_event = self.events
@@ -53,6 +56,7 @@ class Tracker:
             raise StopAtEvent
 
     def add(self, tag: tuple[str, str], nbytes: int) -> None:
+        self.last_tag = (tag[0], "work buffers")
         self.total += nbytes
         self.live[tag] += nbytes
         self._event()
@@ -65,6 +69,11 @@ class Tracker:
         """A temporary of `nbytes` made and freed at once (inside one NumPy call, or an expression's)."""
         if nbytes > 0:
             self._event(nbytes, tag)
+
+    def start_call(self) -> int:
+        """Start watching the highest total within one call (call_peak); the total now."""
+        self.call_peak = self.total
+        return self.total
 
     def reset_peak(self) -> None:
         self.peak = self.total

@@ -196,17 +196,27 @@ def _loss(model: SimModel, out: SymArray, t: SymArray) -> tuple[SymArray, SymArr
     return out, dout
 
 
-def _lockstep(generators: list) -> list:
-    """Run generators in turn, one yield each, until all have returned; their return values, in order."""
+def _lockstep(generators: list, tracker: Tracker) -> list:
+    """Run generators in turn, one yield (one layer) each, until all have returned; their return values.
+
+    Several generators are the shards of a step, which threads run at once: after each round, the temporaries
+    each shard's layer made and freed within its call are counted as if they had all been alive together (the
+    shards run the same layer on equal parts at about the same time), as a spike of the round's last layer.
+    """
     results: list[Any] = [None] * len(generators)
     running = dict(enumerate(generators))
     while running:
+        transient = 0
         for index in list(running):
+            tracker.start_call()
             try:
                 next(running[index])
             except StopIteration as done:
                 results[index] = done.value
                 del running[index]
+            transient += tracker.call_peak - tracker.total
+        if len(generators) > 1 and transient:
+            tracker.spike(tracker.last_tag, transient)
     return results
 
 
@@ -273,7 +283,7 @@ def _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, tracke
         if shards > 1:
             new_grads, new_outputs = _sharded_step(model, x, t, shards)
         else:
-            new_grads, new_outputs = _lockstep([model.loss_and_gradients(x, t)])[0]
+            new_grads, new_outputs = _lockstep([model.loss_and_gradients(x, t)], tracker)[0]
         del x, t
         # The loop holds the previous step's gradients and outputs until the new ones are returned.
         grads, outputs = new_grads, new_outputs
@@ -301,7 +311,9 @@ def _sharded_step(model: SimModel, x: SymArray, t: SymArray, shards: int):
         (x.view((stop - start,) + x.shape[1:]), t.view((stop - start,)))
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
     ]
-    results = _lockstep([copy.loss_and_gradients(px, pt) for copy, (px, pt) in zip(copies, parts, strict=True)])
+    results = _lockstep(
+        [copy.loss_and_gradients(px, pt) for copy, (px, pt) in zip(copies, parts, strict=True)], model.tracker
+    )
     grads = {}
     for name, part in results[0][0].items():
         grads[name] = allocate(model.tracker, (name.rsplit(".", 1)[0], "gradients"), part.shape, part.itemsize)
