@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from math import prod
 from typing import Any
 
@@ -264,31 +265,48 @@ class SimOptimizer:
         del mean_hat, square_hat
 
 
-def _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, tracker) -> dict[str, int]:
-    """The training loop's first two steps; the tracker's peak is reset before the second. (The first makes the
-    work arrays and the optimizer's state; the second is as every later step, which the tests measure.)"""
-    model = SimModel(ir, loss, tracker, itemsize)
-    sim_optimizer = SimOptimizer(optimizer, tracker)
+@dataclass(frozen=True)
+class Setup:
+    """What to replay: `train_steps` training steps (0, or 2: one of warm-up and the measured one) at `batch`,
+    then, if `evaluate` is set, one batch of that many examples of evaluate() (netlang/train/evaluate.py)."""
+
+    batch: int
+    optimizer: str = "sgd"
+    loss: str = "cross_entropy"
+    itemsize: int = 4
+    shards: int = 1
+    weight_decay: float = 0.0
+    train_steps: int = 2
+    evaluate: int | None = None
+    evaluate_shards: int = 1
+
+
+def _simulate(ir: dict[str, Any], setup: Setup, tracker: Tracker) -> int:
+    """Replay `setup`; the tracker's peak is reset before the part measured (the last training step, or the
+    evaluation). Returns the bytes held when that part starts."""
+    model = SimModel(ir, setup.loss, tracker, setup.itemsize)
+    sim_optimizer = SimOptimizer(setup.optimizer, tracker)
     input_shape = tuple(ir["input"]["shape"])
+    batch, itemsize = setup.batch, setup.itemsize
     grads = outputs = None
-    before = 0
-    for step in range(2):
-        if step == 1:
+    before = tracker.total
+    for step in range(setup.train_steps):
+        if step == setup.train_steps - 1 and setup.evaluate is None:
             tracker.reset_peak()
             before = tracker.total
         x = allocate(tracker, ("batch", "batch"), (batch,) + input_shape, INPUT_BYTES)
         if itemsize != INPUT_BYTES:
             x = allocate(tracker, ("batch", "batch"), (batch,) + input_shape, itemsize)
         t = allocate(tracker, ("batch", "batch"), (batch,), LABEL_BYTES)
-        if shards > 1:
-            new_grads, new_outputs = _sharded_step(model, x, t, shards)
+        if setup.shards > 1:
+            new_grads, new_outputs = _sharded_step(model, x, t, setup.shards)
         else:
             new_grads, new_outputs = _lockstep([model.loss_and_gradients(x, t)], tracker)[0]
         del x, t
         # The loop holds the previous step's gradients and outputs until the new ones are returned.
         grads, outputs = new_grads, new_outputs
         del new_grads, new_outputs
-        if weight_decay:
+        if setup.weight_decay:
             grads = dict(grads)
             for key, weights in model.params.items():
                 if key.endswith(".W"):  # grads[key] + decay * weights, into the temporary if it is large
@@ -299,8 +317,39 @@ def _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, tracke
         labels = allocate(tracker, ("batch", "batch"), (batch,), LABEL_BYTES)  # accuracy_count's y[batch]
         tracker.spike(("batch", "batch"), batch * (LABEL_BYTES + BOOL))  # the predicted classes, compared
         del labels
-    del grads, outputs
-    return {"before": before}
+    if setup.evaluate is not None:
+        del grads, outputs  # the epoch's loop has ended
+        tracker.reset_peak()
+        before = tracker.total
+        _evaluate_batch(model, setup.evaluate, setup.evaluate_shards)
+    return before
+
+
+def _evaluate_batch(model: SimModel, batch: int, shards: int) -> None:
+    """evaluate() on one batch: model.loss(x, y, train=False) unsharded, then model.predict(x) (sharded if the
+    batch is large), whose workspaces are released after. The batch is a slice of the data set: not counted."""
+    tracker = model.tracker
+    x = SymArray((batch,) + tuple(model.ir["input"]["shape"]), INPUT_BYTES, None)
+    t = SymArray((batch,), LABEL_BYTES, None)
+    out = _lockstep([model.run(model.plan.body, x, False)], tracker)[0]
+    outputs, dout = _loss(model, out, t)
+    del out, outputs, dout
+    if shards > 1:
+        bounds = [round(i * batch / shards) for i in range(shards + 1)]
+        parts = [x.view((stop - start,) + x.shape[1:]) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+        copies = model.shard_copies(shards)
+        results = _lockstep([copy.run(copy.plan.steps, part, False) for copy, part in zip(copies, parts, strict=True)],
+                            tracker)
+        chunk = allocate(tracker, ("loss", "activations"), (batch,) + results[0].shape[1:], results[0].itemsize)
+        del results
+    else:
+        chunk = _lockstep([model.run(model.plan.steps, x, False)], tracker)[0]
+    predicted = allocate(tracker, ("loss", "activations"), chunk.shape, chunk.itemsize)  # np.concatenate(chunks)
+    del chunk
+    for each in (model, *model.copies):
+        each.workspace.release()
+    tracker.spike(("loss", "activations"), batch * LABEL_BYTES)  # the predicted classes
+    del predicted
 
 
 def _sharded_step(model: SimModel, x: SymArray, t: SymArray, shards: int):
@@ -343,12 +392,34 @@ def forecast_step(
     """
     loss = resolve_loss(ir, loss)
     shards = shard_count(ir, batch) if shards is None else shards
+    setup = Setup(batch, optimizer, loss, itemsize, shards, weight_decay)
+    return {"batch": batch, "optimizer": optimizer, "loss": loss, "shards": shards, "itemsize": itemsize,
+            **_forecast(ir, setup)}
+
+
+def forecast_evaluation(
+    ir: dict[str, Any], batch: int, eval_batch: int, optimizer: str = "sgd", loss: str = "auto",
+    itemsize: int = 4, weight_decay: float = 0.0, trained: bool = True,
+) -> dict[str, Any]:
+    """forecast_step()'s figures for evaluating `eval_batch` examples at once (evaluate(), netlang/train/
+    evaluate.py): after training steps at `batch` (`trained`: as `train` evaluates after each epoch, the
+    training state still held), or on a freshly built model (`eval`, `predict`)."""
+    loss = resolve_loss(ir, loss)
+    shards = shard_count(ir, batch)
+    setup = Setup(batch, optimizer, loss, itemsize, shards, weight_decay, train_steps=2 if trained else 0,
+                  evaluate=eval_batch, evaluate_shards=shard_count(ir, eval_batch))
+    return {"batch": eval_batch, "optimizer": optimizer, "loss": loss, "shards": setup.evaluate_shards,
+            "itemsize": itemsize, **_forecast(ir, setup)}
+
+
+def _forecast(ir: dict[str, Any], setup: Setup) -> dict[str, Any]:
+    """Replay `setup` twice: once for the peak, once more up to the peak for what is live there."""
     tracker = Tracker()
-    extra = _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, tracker)
+    before = _simulate(ir, setup, tracker)
     peak, event = tracker.peak, tracker.peak_event
     at_peak = Tracker(stop_at=event)
     try:
-        _simulate(ir, batch, optimizer, loss, itemsize, shards, weight_decay, at_peak)
+        _simulate(ir, setup, at_peak)
     except StopAtEvent:
         pass
     live = at_peak.snapshot
@@ -364,12 +435,7 @@ def forecast_step(
     dominant = max(rows, key=lambda row: row["bytes"]) if rows else None
     return {
         "total": peak,
-        "batch": batch,
-        "optimizer": optimizer,
-        "loss": loss,
-        "shards": shards,
-        "itemsize": itemsize,
-        "persistent": extra["before"],
+        "persistent": before,
         "by_kind": by_kind,
         "layers": rows,
         "dominant": dominant["name"] if dominant else None,

@@ -8,7 +8,7 @@ from typing import Any
 
 from netlang.errors import TrainingError
 from netlang.limits import MAX_MEMORY_VARIABLE, max_memory
-from netlang.memory.forecast import training_forecast
+from netlang.memory.forecast import forecast_evaluation, training_forecast
 from netlang.memory.report import dominant_text, size_text
 
 
@@ -36,19 +36,38 @@ def memory_limit() -> tuple[int | None, str]:
     return available, f"this machine has {size_text(available or 0)} available"
 
 
-def check_step_memory(ir: dict[str, Any], config: dict[str, Any], what: str = "training") -> dict[str, Any]:
+def check_step_memory(ir: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """The forecast of a training step of `ir` as `config` sets it up; TrainingError, located at the layer that
     holds the most, if it exceeds memory_limit()."""
     forecast = training_forecast(ir, config["batch_size"], config=config)
-    limit, limit_text = memory_limit()
-    if limit is not None and forecast["total"] > limit:
-        layer = next((node for node in ir["layers"] if node["name"] == forecast["dominant"]), None)
-        error = TrainingError(
-            f"{what} at batch {forecast['batch']} needs about {size_text(forecast['total'])} for one step "
-            f"({forecast['optimizer']}, float{8 * forecast['itemsize']}), but {limit_text}; "
-            f"{dominant_text(forecast)}. Train with a smaller --batch-size or network, or set "
-            f"{MAX_MEMORY_VARIABLE} to a larger number of bytes to allow it (`netlang summary --batch N` "
-            "shows where the memory goes)"
-        )
-        raise error.at(layer.get("pos"), ir.get("source")) if layer is not None else error
+    _refuse_over_limit(ir, forecast, "training", "for one step", "Train with a smaller --batch-size or network")
     return forecast
+
+
+def check_evaluation_memory(
+    ir: dict[str, Any], config: dict[str, Any], eval_batch: int, trained: bool, what: str
+) -> dict[str, Any]:
+    """The forecast of evaluate() on `eval_batch` examples at once: after training at config's batch size
+    (`trained`, as `train` evaluates after each epoch) or on a freshly built model (`eval`, `predict`); refused as
+    check_step_memory() refuses."""
+    forecast = forecast_evaluation(
+        ir, config["batch_size"], eval_batch, config["optimizer"], config.get("loss") or "auto",
+        weight_decay=config.get("weight_decay", 0.0), trained=trained,
+    )
+    advice = "Train a smaller network" if trained else "Use a smaller --batch-size or fewer inputs at once"
+    _refuse_over_limit(ir, forecast, what, f"for a batch of {eval_batch} in inference", advice)
+    return forecast
+
+
+def _refuse_over_limit(ir: dict[str, Any], forecast: dict[str, Any], what: str, needs: str, advice: str) -> None:
+    limit, limit_text = memory_limit()
+    if limit is None or forecast["total"] <= limit:
+        return
+    layer = next((node for node in ir["layers"] if node["name"] == forecast["dominant"]), None)
+    error = TrainingError(
+        f"{what} needs about {size_text(forecast['total'])} {needs} ({forecast['optimizer']}, "
+        f"float{8 * forecast['itemsize']}), but {limit_text}; {dominant_text(forecast)}. {advice}, or set "
+        f"{MAX_MEMORY_VARIABLE} to a larger number of bytes to allow it (`netlang summary --batch N` shows where "
+        "the memory goes)"
+    )
+    raise error.at(layer.get("pos"), ir.get("source")) if layer is not None else error

@@ -131,9 +131,10 @@ class LayerMemory:
 def stable_sigmoid(layer: LayerMemory, x: SymArray, kind: str = "work buffers") -> SymArray:
     """netlang.ops.sigmoid.stable_sigmoid(x): np.where(x >= 0, 1.0, e) / (1.0 + e), e = exp(-|x|)."""
     absolute = layer.like(x)
-    negated = layer.result(absolute)
+    negated = layer.result(absolute)  # unary minus: in place once large enough
+    del absolute  # a temporary is freed as soon as the operator that read it returns
     e = layer.like(x)
-    del absolute, negated
+    del negated
     chosen = layer.like(x, kind=kind)  # np.where(x >= 0, ...), its mask freed after
     layer.spike(x.size * BOOL)
     denominator = layer.like(x)

@@ -73,3 +73,38 @@ def measure_step(
             tracemalloc.stop()
     assert probe.peak is not None
     return probe.peak - SHUFFLE_ORDER_BYTES * len(x)
+
+
+def measure_evaluation(
+    ir: dict[str, Any], batch: int, eval_batch: int, optimizer: str = "sgd", trained: bool = True,
+) -> int:
+    """The peak bytes of NumPy arrays while evaluate() runs on `eval_batch` examples at once: after two training
+    steps at `batch` (`trained`, as `train` evaluates after an epoch), or on a freshly built model."""
+    from netlang.train.evaluate import evaluate
+
+    rng = np.random.default_rng(0)
+    outputs = int(np.prod(ir["layers"][-1]["out_shape"]))
+    x = rng.standard_normal((2 * batch, *ir["input"]["shape"])).astype(np.float32)
+    y = rng.integers(0, max(outputs, 2), 2 * batch)
+    x_val = rng.standard_normal((eval_batch, *ir["input"]["shape"])).astype(np.float32)
+    y_val = rng.integers(0, max(outputs, 2), eval_batch)
+    split = Split(x, y, x[:0], y[:0], x[:0], y[:0])
+    config = {
+        "optimizer": optimizer, "lr": 1e-9, "batch_size": batch, "epochs": 1, "patience": 0, "seed": 0,
+        "weight_decay": 0.0, "schedule": "none",
+    }
+    with tempfile.TemporaryDirectory() as out:
+        tracemalloc.start()
+        try:
+            model = build(ir)
+            if trained:
+                trainer = Trainer(model, ir, config, split, Path(out), Silent())
+                with np.errstate(all="ignore"):
+                    trainer._train_epoch(_NoInterrupt())
+            tracemalloc.reset_peak()
+            evaluate(model, x_val, y_val, eval_batch)
+            current, peak = tracemalloc.get_traced_memory()
+            arrays = sum(trace.size for trace in tracemalloc.take_snapshot().traces if trace.domain == NUMPY_DOMAIN)
+        finally:
+            tracemalloc.stop()
+    return peak - (current - arrays)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from netlang.backend import build, parallel
@@ -15,10 +16,10 @@ from netlang.errors import UsageError
 from netlang.language.compiler import compile_ir
 from netlang.limits import max_memory
 from netlang.memory import forecast as memory_forecast
-from netlang.memory.forecast import SimModel, forecast_step, shard_count
+from netlang.memory.forecast import SimModel, forecast_evaluation, forecast_step, shard_count
 from netlang.memory.guard import available_memory
 from netlang.memory.layer import LayerMemory
-from netlang.memory.measure import measure_step
+from netlang.memory.measure import measure_evaluation, measure_step
 from netlang.ops import OPS
 from netlang.train.optimizers import OPTIMIZERS
 
@@ -169,3 +170,35 @@ def test_available_memory_reads_meminfo(tmp_path):
     meminfo.write_text("MemTotal:       16000000 kB\nMemAvailable:    2000000 kB\n")
     assert available_memory(meminfo) == 2_000_000 * 1024
     assert available_memory(tmp_path / "absent") is None or available_memory(tmp_path / "absent") > 0
+
+
+@pytest.mark.parametrize("spec, batch, eval_batch, trained", [
+    ("simple_convnet.net", 100, 1000, True),  # train's evaluation after an epoch: 240 MiB against a 36 MiB step
+    ("resnet.net", 32, 256, False),  # eval and predict: a freshly built model
+    ("multilayer_bn.net", 100, 1000, True),
+])
+def test_the_evaluation_forecast_is_within_ten_percent_of_the_measured_peak(spec, batch, eval_batch, trained):
+    ir = compile_ir(SPECS / spec)
+    measured = measure_evaluation(ir, batch, eval_batch, "adam", trained)
+    forecast = forecast_evaluation(ir, batch, eval_batch, "adam", trained=trained)
+    assert abs(forecast["total"] - measured) <= TOLERANCE * measured, (forecast["total"], measured)
+
+
+def test_train_refuses_an_evaluation_larger_than_the_memory_limit(tmp_path):
+    spec = SPECS / "digits_convnet.net"  # a 1.1 MiB step at batch 50, 3.8 MiB to evaluate 360 samples at once
+    run = tmp_path / "run"
+    result = _netlang("train", str(spec), "--out", str(run), "--epochs", "1", env={"NETLANG_MAX_MEMORY": "2000000"})
+    assert result.returncode == 1, result.stderr
+    assert "evaluating after an epoch of training needs about 3.84 MiB" in result.stderr
+    assert "layer 'conv1'" in result.stderr and not run.exists()
+
+
+def test_eval_and_predict_refuse_a_batch_larger_than_the_memory_limit(tmp_path):
+    spec, run = str(SPECS / "xor.net"), tmp_path / "run"
+    assert _netlang("train", spec, "--out", str(run), "--epochs", "1").returncode == 0
+    inputs = tmp_path / "inputs.npy"
+    np.save(inputs, np.zeros((3, 2), np.float32))
+    for argv in (["eval", spec, "--weights", str(run)], ["predict", spec, str(inputs), "--weights", str(run)]):
+        assert _netlang(*argv).returncode == 0
+        refused = _netlang(*argv, env={"NETLANG_MAX_MEMORY": "100"})
+        assert refused.returncode == 1 and "needs about" in refused.stderr and "Traceback" not in refused.stderr
