@@ -45,9 +45,10 @@ Specs and IR files (read by every command that takes a SPEC):
 | MAX_SHOWN_LINE      | 160          | characters of a source line shown under an error; a      | (fixed)             |
 |                     |              | longer line is cut around the caret                      |                     |
 
-Memory (`train`): a training step whose forecast memory (netlang/memory/, `netlang summary --batch N`) exceeds
-the machine's available memory (MemAvailable in /proc/meminfo) is refused before the data set or the model is
-allocated; NETLANG_MAX_MEMORY (bytes) sets another limit, higher or lower.
+Memory (`train`, `eval`, `predict`): a training step whose forecast memory (netlang/memory/, `netlang summary
+--batch N`) exceeds the machine's available memory (MemAvailable in /proc/meminfo) is refused before the data set
+or the model is allocated, and so is an evaluation batch before it runs; NETLANG_MAX_MEMORY (bytes) sets another
+limit, higher or lower.
 
 Which limits a user can raise: MAX_LAYERS and MAX_PARAMS, because a real network can outgrow them
 (NETLANG_MAX_PARAMS=2000000000 checks a 2-billion-parameter network; `train` then needs the memory), and
