@@ -15,11 +15,13 @@ from netlang.backend import losses as backend_losses
 from netlang.errors import UsageError
 from netlang.language.compiler import compile_ir
 from netlang.limits import max_memory
-from netlang.memory import forecast as memory_forecast
-from netlang.memory.forecast import SimModel, forecast_evaluation, forecast_step, shard_count
+from netlang.memory import model as memory_model
+from netlang.memory.arrays import Tracker
+from netlang.memory.forecast import OPTIMIZER_SLOTS, forecast_evaluation, forecast_step, shard_count
 from netlang.memory.guard import available_memory
 from netlang.memory.layer import LayerMemory
 from netlang.memory.measure import measure_evaluation, measure_step
+from netlang.memory.model import SimModel
 from netlang.ops import OPS
 from netlang.train.optimizers import OPTIMIZERS
 
@@ -83,7 +85,7 @@ def test_every_op_declares_a_memory_rule():
 def test_the_forecast_plans_as_the_model_does(spec):
     ir = compile_ir(SPECS / spec)
     model = build(ir)
-    mirror = SimModel(ir, model.loss_name, memory_forecast.Tracker(), 4)
+    mirror = SimModel(ir, model.loss_name, Tracker(), 4)
     assert mirror.plan == model.plan
     for layer, shadow in zip(model.layers, mirror.layers, strict=True):
         assert getattr(layer, "layout", None) == getattr(shadow, "layout", None)
@@ -97,9 +99,9 @@ def test_the_forecast_shards_as_the_model_does():
 
 
 def test_the_forecast_knows_the_losses_and_optimizers_of_the_backend():
-    assert memory_forecast.FUSED_ACTIVATION == backend_losses.FUSED_ACTIVATION
-    assert memory_forecast.DEFAULT_LOSS_BY_LAST_OP == backend_losses.DEFAULT_LOSS_BY_LAST_OP
-    assert {name: cls.slots for name, cls in OPTIMIZERS.items()} == memory_forecast.OPTIMIZER_SLOTS
+    assert memory_model.FUSED_ACTIVATION == backend_losses.FUSED_ACTIVATION
+    assert memory_model.DEFAULT_LOSS_BY_LAST_OP == backend_losses.DEFAULT_LOSS_BY_LAST_OP
+    assert {name: cls.slots for name, cls in OPTIMIZERS.items()} == OPTIMIZER_SLOTS
 
 
 def test_optimizer_state_is_what_each_optimizer_keeps():
