@@ -459,12 +459,15 @@ class ConvMemory(LayerMemory):
         pad = (max(kh - 1 - ph, 0), max(kw - 1 - pw, 0))
         return crop, pad, stacked_grid(n, oh - 2 * crop[0], pad[0], kh)
 
-    def _blocks(self, n, c, h):
+    def _blocks(self, n, c, h) -> list[tuple[int, int]]:
+        """Conv.blocks() as (images per block, how many blocks of that size): the same calls, once per size, so
+        that a batch of any size costs the forecast two turns."""
         (_, kw), (ph, _), (_, ow) = self.kernel, self.pad, self.out_hw
         per_block = max(1, Conv.BLOCK_BYTES // ((h + ph) * ow * kw * c * self.itemsize))
         count = -(-n // per_block)
         size = -(-n // count)
-        return [min(start + size, n) - start for start in range(0, n, size)]
+        whole, last = divmod(n, size)
+        return [(size, whole)] + ([(last, 1)] if last else [])
 
     def _shifted_pixels(self, column_rows, row_step, outputs):
         kh = self.kernel[0]
@@ -484,14 +487,13 @@ class ConvMemory(LayerMemory):
         if pool is not None and train:
             self.scratch("pool_which", out.shape, pool.index_bytes, "activations")
         self.block_counts = self._blocks(n, c, h)
-        self.x_rows = []
-        for index, count in enumerate(self.block_counts):
+        for count, repeat in self.block_counts:
             stride, rows = stacked_grid(count, h, ph, kh)
             self.scratch(f"x_stacked{count}", (rows, w + 2 * pw, c))
             self.ws(Slot.COLUMNS, (rows * ow, kw * c))
-            if train:
+            if train:  # one array of the block's input rows per block, kept for dW
                 _, _, (_, x_rows) = self._input_grad_grid(count)
-                self.x_rows.append(self.scratch(f"x_rows{index}", (x_rows, w, c), kind="activations"))
+                self.scratch(f"x_rows{count}", (repeat, x_rows, w, c), kind="activations")
             self._shifted_pixels(rows * ow, ow, self.filters)
             block_out = (count,) + tuple(fused[1:]) + (fused[0],)
             if pool is not None:
@@ -515,7 +517,7 @@ class ConvMemory(LayerMemory):
         if self.needs_input_grad:
             dx = self.input_grad((n, h, w, c), "nhwc" if self.x_pixel_major else "nchw")
         grad = self.like(self.params["W"])
-        for count in self.block_counts:
+        for count, _ in self.block_counts:
             stride, rows = self._input_grad_grid(count)[2]
             stacked_shape = (rows, ow - 2 * crop_w + 2 * pad[1], self.filters)
             stacked = self.scratch(f"dout_stacked{count}", stacked_shape)

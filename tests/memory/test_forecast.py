@@ -204,3 +204,13 @@ def test_eval_and_predict_refuse_a_batch_larger_than_the_memory_limit(tmp_path):
         assert _netlang(*argv).returncode == 0
         refused = _netlang(*argv, env={"NETLANG_MAX_MEMORY": "100"})
         assert refused.returncode == 1 and "needs about" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_the_forecast_of_a_huge_batch_costs_what_a_small_one_does():
+    import time
+
+    ir = compile_ir(SPECS / "deep_convnet.net")
+    started = time.perf_counter()
+    huge = forecast_step(ir, 10**12, "adam", shards=2)
+    assert time.perf_counter() - started < 5  # a conv's blocks are replayed once per block size, not per block
+    assert huge["total"] > 10**12 * ir["totals"]["act_bytes"] // 2
