@@ -56,10 +56,13 @@ def blas_threads() -> int:
 
 
 def shard_count(ir: dict[str, Any], batch: int, threads: int | None = None) -> int:
-    """How many shards netlang/backend/parallel.py splits a training step of `batch` into, with `threads`."""
+    """How many shards netlang/backend/parallel.py splits a step of `batch` examples of `ir` into: its own
+    shard_count() once NumPy (and so BLAS) is loaded, else its rule with blas_threads()' estimate (or `threads`)."""
     from netlang.backend import parallel
 
     macs = ir.get("totals", {}).get("macs")
+    if threads is None and "numpy" in sys.modules:
+        return parallel.shard_count(batch, macs)
     if parallel.step_is_small(batch, macs):
         return 1
     threads = blas_threads() if threads is None else threads

@@ -94,8 +94,10 @@ def test_the_forecast_plans_as_the_model_does(spec):
 def test_the_forecast_shards_as_the_model_does():
     ir = compile_ir(SPECS / "lenet5.net")
     macs = ir["totals"]["macs"]
+    threads = parallel.blas_threads()
     for batch in (1, 31, 32, 64, 100, 1000):
         assert shard_count(ir, batch) == parallel.shard_count(batch, macs)
+        assert shard_count(ir, batch, threads) == parallel.shard_count(batch, macs)  # the rule without NumPy
 
 
 def test_the_forecast_knows_the_losses_and_optimizers_of_the_backend():
