@@ -61,9 +61,22 @@ def _op_case_spec(name: str, text: str, shape: str) -> str:
     return f"input {shape}\nidentity\n{text}\n" + ("flatten\n" if image else "") + "affine 3\nsoftmax\n"
 
 
+# Beyond each op's first two check cases: every conv layout (shifted with a fused relu and pool, shifted with a
+# cropped dout, channel-major), padded and overlapping pools, a max global pool.
+LAYOUT_CASES = [
+    ("conv", "conv 6 3x3 pad 1 -> relu -> pool 2", "8x8x8"),
+    ("conv", "conv 3 2x2 pad 2", "9x3x3"),
+    ("conv", "conv 4 3x3 stride 2 pad 1 -> relu", "8x9x9"),
+    ("pool", "pool 3 stride 2 pad 1", "4x9x9"),
+    ("pool", "pool avg 3 stride 1 pad 1", "4x6x6"),
+    ("global_pool", "global_pool max", "4x5x5"),
+]
+
+
 @pytest.mark.parametrize(
     "name, text, shape",
-    [(name, text, shape) for name, op in OPS.items() if op.differentiable for text, shape in op.checks[:2]],
+    [(name, text, shape) for name, op in OPS.items() if op.differentiable for text, shape in op.checks[:2]]
+    + LAYOUT_CASES,
 )
 def test_every_op_s_memory_rule_matches_its_layer(name, text, shape):
     ir = compile_ir(_op_case_spec(name, text, shape))
