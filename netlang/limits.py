@@ -48,6 +48,11 @@ Specs and IR files (read by every command that takes a SPEC):
 |                     |              | one gets one diagnostic saying to run `netlang check`    |                     |
 | MAX_DIAGNOSTICS     | 100          | errors reported for one document by `netlang lsp`        | (fixed)             |
 
+Memory (`train`, `eval`, `predict`): a training step whose forecast memory (netlang/memory/, `netlang summary
+--batch N`) exceeds the machine's available memory (MemAvailable in /proc/meminfo) is refused before the data set
+or the model is allocated, and so is an evaluation batch before it runs; NETLANG_MAX_MEMORY (bytes) sets another
+limit, higher or lower.
+
 Which limits a user can raise: MAX_LAYERS and MAX_PARAMS, because a real network can outgrow them
 (NETLANG_MAX_PARAMS=2000000000 checks a 2-billion-parameter network; `train` then needs the memory), and
 MAX_DATA_BYTES, because a real data set can outgrow it (CIFAR-10 stored
@@ -107,6 +112,7 @@ MAX_SHOWN_LINE = 160
 MAX_LIVE_SPEC_BYTES = 128 * 2**10
 MAX_DIAGNOSTICS = 100
 MAX_ONNX_BYTES = 2**31 - 1
+MAX_MEMORY_VARIABLE = "NETLANG_MAX_MEMORY"  # bytes a training step may take; unset: the machine's available memory
 
 
 def max_data_bytes(environ: Mapping[str, str] | None = None) -> int:
@@ -122,6 +128,15 @@ def max_layers(environ: Mapping[str, str] | None = None) -> int:
 def max_params(environ: Mapping[str, str] | None = None) -> int:
     """MAX_PARAMS, or the whole number in $NETLANG_MAX_PARAMS; raises UsageError for a bad value."""
     return _setting(MAX_PARAMS_VARIABLE, MAX_PARAMS, "parameters such as 2000000000", environ)
+
+
+def max_memory(environ: Mapping[str, str] | None = None) -> int | None:
+    """The whole number of bytes in $NETLANG_MAX_MEMORY, or None (then the machine's available memory is the
+    limit of a training step's forecast memory); raises UsageError for a bad value."""
+    environ = os.environ if environ is None else environ
+    if not environ.get(MAX_MEMORY_VARIABLE, "").strip():
+        return None
+    return _setting(MAX_MEMORY_VARIABLE, 0, "bytes such as 8000000000", environ)
 
 
 def raise_hint(variable: str) -> str:

@@ -17,6 +17,7 @@ from netlang.errors import SpecSyntaxError
 from netlang.initializers import resolve_schemes
 from netlang.language.compiler import compile_ir
 from netlang.language.schema import load_schema
+from netlang.memory.layer import LayerMemory
 from netlang.ops import OPS, Op, generate, register, unregister
 from netlang.ops.base import layer_text
 from netlang.targets import onnx_export, pytorch_source, torch_modules
@@ -37,6 +38,8 @@ def registry_problems(op: Op) -> list[str]:
         problems.append("its layer lacks forward or backward")
     if not op.checks:
         problems.append("no gradient-check cases (Op.checks)")
+    if not (isinstance(op.memory, type) and issubclass(op.memory, LayerMemory)):
+        problems.append("no memory rule (Op.memory, a netlang.memory.layer.LayerMemory)")
     schema = load_schema()
     if op.name not in schema["$defs"]["args"] or op.name not in schema["$defs"]["layer"]["properties"]["op"]["enum"]:
         problems.append("no schema entry")

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-import numpy as np
+from netlang.lazy import numpy as np
 
 # A shard smaller than this gains less from its own thread than it loses to the split (small GEMMs).
 MIN_SHARD = 32

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     from netlang.data import check_against, load_dataset
     from netlang.errors import DataError, UsageError
+    from netlang.memory.guard import check_evaluation_memory
     from netlang.train.evaluate import confusion_matrix, evaluate, format_confusion
     from netlang.train.session import load_trained, n_outputs
 
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     x, y = (dataset.x_test, dataset.y_test) if args.split == "test" else (dataset.x_train, dataset.y_train)
     if len(x) == 0:
         raise UsageError(f"data set '{dataset.name}' has no {args.split} samples")
+    check_evaluation_memory(ir, config, min(args.batch_size, len(x)), trained=False, what="evaluating")
     with np.errstate(all="ignore"):  # a non-finite loss is reported below, without NumPy's warnings
         measured = evaluate(model, x, y, args.batch_size)
     if not np.isfinite(measured.loss):

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 NAME = "predict"
+PREDICT_BATCH = 1000  # inputs per forward pass (Model.predict's default)
 HELP = "Classify inputs (.npy, .npz or PNG files) with trained weights."
 EXAMPLES = """examples:
   netlang predict specs/digits_convnet.net --weights runs/digits/weights.npz sample.npy
@@ -35,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from netlang.data import match_input_shape, read_inputs
     from netlang.errors import UsageError
+    from netlang.memory.guard import check_evaluation_memory
     from netlang.train.session import load_trained, n_outputs
 
     if args.top < 1:
@@ -48,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         batch = match_input_shape(read_inputs([path], shape), shape, source=path)
         batches.append(batch)
         labels.extend([path] if len(batch) == 1 else [f"{path}[{i}]" for i in range(len(batch))])
+    check_evaluation_memory(ir, config, min(PREDICT_BATCH, len(labels)), trained=False, what="predicting")
     with np.errstate(all="ignore"):  # a non-finite result is reported below, without NumPy's warnings
-        probabilities = model.predict(np.concatenate(batches)).reshape(len(labels), -1)
+        probabilities = model.predict(np.concatenate(batches), PREDICT_BATCH).reshape(len(labels), -1)
     if not np.isfinite(probabilities).all():
         from netlang.errors import DataError
 

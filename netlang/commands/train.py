@@ -104,8 +104,9 @@ def _is_non_finite(text: str) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from netlang.language.trainfields import resolve_training
+    from netlang.memory.guard import check_evaluation_memory, check_step_memory
     from netlang.train.checkpoint import load_checkpoint
-    from netlang.train.loop import Trainer
+    from netlang.train.loop import EVAL_BATCH_SIZE, Trainer
     from netlang.train.progress import Progress
     from netlang.train.rundir import RunBusy, RunLock, check_run_dir, refuse_existing_run, remove_run_files
     from netlang.train.session import (
@@ -152,7 +153,11 @@ def run(args: argparse.Namespace) -> int:
     config = {**config, "loss": resolved_loss(ir, config)}
 
     ir = with_training(ir, config)
+    check_step_memory(ir, config)  # before the data set or the model takes any memory
     split, dataset = load_split(ir, config)
+    evaluated = min(EVAL_BATCH_SIZE, max(len(split.x_val), len(split.x_test)))
+    if evaluated:  # after each epoch, with the training state still held
+        check_evaluation_memory(ir, config, evaluated, trained=True, what="evaluating after an epoch of training")
     model = build_model(ir, config)
     progress = Progress()
     resume = f"netlang train {shlex.quote(str(args.spec))} --resume {shlex.quote(str(run_dir))}"

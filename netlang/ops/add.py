@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.errors import ShapeError
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Args, Op, Shape, describe
 
 
@@ -15,6 +16,14 @@ class Add(Layer):
         for x in xs[2:]:
             out += x
         return out
+
+    def backward(self, dout):
+        return [dout] * len(self.in_shapes)
+
+
+class AddMemory(LayerMemory):
+    def forward(self, xs, train):
+        return self.like(xs[0], kind="activations")
 
     def backward(self, dout):
         return [dout] * len(self.in_shapes)
@@ -52,6 +61,7 @@ def _macs(args: Args, in_shapes: list[Shape], out_shape: Shape) -> int:
 
 
 OP = Op(
-    "add", "the sum of a group's branches: (a + b)", Add, out_shape=_out_shape, macs=_macs, merge=True,
+    "add", "the sum of a group's branches: (a + b)", Add, memory=AddMemory, out_shape=_out_shape, macs=_macs,
+    merge=True,
     checks=(("(affine 3 + affine 3)", "4"), ("(conv 2 3x3 pad 1 + identity + pool avg 3 stride 1 pad 1)", "2x4x4")),
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from math import prod
 
 from netlang.backend.base import Layer
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import INIT, Arg, Args, Op, Param, Shape
 
 
@@ -28,13 +29,29 @@ class Affine(Layer):
         return (dout @ self.params["W"].T).reshape(self.x_shape)
 
 
+class AffineMemory(LayerMemory):
+    def forward(self, x, train):
+        self.x_shape = x.shape
+        flat = (x.shape[0], prod(x.shape[1:]))
+        # reshaping an image in another memory order copies
+        self.x = self.new(flat, kind="activations") if len(x.shape) > 2 and x.order != "nchw" else x.view(flat)
+        return self.new((x.shape[0],) + self.out_shape, kind="activations")
+
+    def backward(self, dout):
+        self.set_grad("W")
+        self.set_grad("b")
+        if not self.needs_input_grad:
+            return None
+        return self.new(self.x_shape, kind="activations")
+
+
 def _fan_in(args: Args, in_shape: Shape) -> int:
     """Inputs feeding one output unit: every input feature."""
     return prod(in_shape)
 
 
 OP = Op(
-    "affine", "fully connected layer with N outputs (flattens its input)", Affine,
+    "affine", "fully connected layer with N outputs (flattens its input)", Affine, memory=AffineMemory,
     positional=(Arg("units", "int", "the number of outputs", bounds={"minimum": 1}),),
     options=(INIT,),
     out_shape=lambda args, in_shape: [args["units"]],

@@ -107,6 +107,8 @@ class Op:
     - `merge`: the op joins several branches (written `+` or `|` between them, never as a keyword); its
       out_shape and macs take the list of its inputs' shapes, its layer's forward a list of arrays, and its
       backward returns a list of gradients.
+    - `memory`: the layer's memory, mirrored without NumPy (a netlang.memory.layer.LayerMemory subclass), from
+      which `summary --batch` and `train` forecast a training step's memory.
     - Flags the passes read: `activation` (initialisers look for the next one after a weighted layer),
       `relu_family` (He initialisation suits the weights before it), `last_only` (only as the network's last
       layer), `flattens_images` (an image input gets an implicit flatten first), `differentiable`.
@@ -128,6 +130,7 @@ class Op:
     flattens_images: bool = False
     differentiable: bool = True
     merge: bool = False
+    memory: type | None = None
 
     @property
     def args(self) -> tuple[Arg, ...]:

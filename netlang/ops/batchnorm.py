@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer, Slot, apply_per_channel, channel_sums, memory_order
 from netlang.lazy import numpy as np
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Arg, Op, Param, per_channel
 
 
@@ -87,8 +88,34 @@ class BatchNorm(Layer):
         return apply_per_channel(np.multiply, dx, self.params["gamma"] * self.inv_std, dx)
 
 
+class BatchNormMemory(LayerMemory):
+    def _channel_sums(self, a):
+        """channel_sums(a): on channels-last images, a vector of ones as long as the pixels of the batch."""
+        if len(a.shape) > 2 and a.order == "nhwc":
+            self.spike(a.size // a.shape[1] * a.itemsize)
+
+    def forward(self, x, train):
+        out = self.output(x.shape, train, x.order)
+        if not train:
+            return out
+        self._channel_sums(x)
+        self.x_hat = self.scratch("x_hat", x.shape, kind="activations", order=x.order)
+        self._channel_sums(out)
+        return out
+
+    def backward(self, dout):
+        self.ws(Slot.PRODUCT, dout.shape, order=dout.order)
+        self._channel_sums(dout)
+        self.set_grad("gamma")
+        self.set_grad("beta")
+        if not self.needs_input_grad:
+            return None
+        return self.input_grad(dout.shape, dout.order)
+
+
 OP = Op(
     "batchnorm", "batch normalisation (per channel on images) with learned scale and shift", BatchNorm,
+    memory=BatchNormMemory,
     options=(
         Arg("momentum", "real", "the running-average momentum", required=False, default=0.9,
             bounds={"minimum": 0, "exclusiveMaximum": 1}),

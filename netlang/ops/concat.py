@@ -6,6 +6,7 @@ from __future__ import annotations
 from netlang.backend.base import Layer
 from netlang.errors import ShapeError
 from netlang.lazy import numpy as np
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Args, Op, Shape, describe
 
 
@@ -16,6 +17,14 @@ class Concat(Layer):
 
     def backward(self, dout):
         return np.split(dout, np.cumsum(self.sizes)[:-1], axis=1)
+
+
+class ConcatMemory(LayerMemory):
+    def forward(self, xs, train):
+        return self.new((xs[0].shape[0],) + self.out_shape, kind="activations")
+
+    def backward(self, dout):
+        return [dout.view((dout.shape[0],) + tuple(shape)) for shape in self.in_shapes]
 
 
 def _out_shape(args: Args, in_shapes: list[Shape]) -> Shape:
@@ -31,7 +40,8 @@ def _out_shape(args: Args, in_shapes: list[Shape]) -> Shape:
 
 
 OP = Op(
-    "concat", "a group's branches joined along the channels: (a | b)", Concat, out_shape=_out_shape,
+    "concat", "a group's branches joined along the channels: (a | b)", Concat, memory=ConcatMemory,
+    out_shape=_out_shape,
     macs=lambda args, in_shapes, out_shape: 0, merge=True,
     checks=(("(affine 3 | affine 2)", "4"), ("(conv 2 3x3 pad 1 | identity | conv 1 1x1)", "2x4x4")),
 )

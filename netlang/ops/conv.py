@@ -37,6 +37,7 @@ from netlang.backend.shifted import (
     width_columns,
 )
 from netlang.lazy import numpy as np
+from netlang.memory.layer import BOOL, LayerMemory
 from netlang.ops.base import INIT, PAD, STRIDE, Arg, Args, Op, Param, Shape, needs_image, rounding, window_shape
 
 
@@ -347,6 +348,201 @@ class Conv(Layer):
         return dx.transpose(0, 3, 1, 2) if self.needs_input_grad else None
 
 
+class ConvMemory(LayerMemory):
+    """Conv's memory, layout by layout: the columns (or, shifted, the input's rows) kept for dW, the padded
+    buffers, the workspace's columns and products, the fused relu's mask and the fused pool's winners."""
+
+    def __init__(self, node, params, tracker, workspace, itemsize):
+        super().__init__(node, params, tracker, workspace, itemsize)
+        self.kernel = tuple(self.args["kernel"])
+        self.stride = tuple(self.args.get("stride", (1, 1)))
+        self.pad = tuple(self.args.get("pad", (0, 0)))
+        self.out_hw = self.out_shape[1:]
+        self.filters = self.out_shape[0]
+        self.fused_relu = False
+        self.fused_pool = None
+        if self.in_shape[0] * prod(self.kernel) <= Conv.PER_IMAGE_MAX_ROWS:
+            self.layout = "per_image"
+        elif self.stride == (1, 1):
+            self.layout = "shifted"
+        else:
+            self.layout = "channel_major"
+
+    @property
+    def fused_out_shape(self) -> tuple[int, ...]:
+        return self.out_shape if self.fused_pool is None else self.fused_pool.out_shape
+
+    def can_absorb(self, following, absorbed) -> bool:
+        """As Conv.can_absorb."""
+        ops = tuple(layer.node["op"] for layer in absorbed)
+        if following.node["op"] == "relu":
+            return "relu" not in ops
+        uncropped = all(p <= k - 1 for p, k in zip(self.pad, self.kernel, strict=True))
+        return (
+            not ops and following.node["op"] == "pool" and following.fusable
+            and self.layout == "shifted" and uncropped
+        )
+
+    def absorb(self, layers) -> None:
+        super().absorb(layers)
+        pools = [layer for layer in layers if layer.node["op"] == "pool"]
+        self.fused_pool = pools[0] if pools else None
+        self.fused_relu = any(layer.node["op"] == "relu" for layer in layers)
+
+    def _columns(self, key, x_shape, pad, out_hw, in_training, keep, channels_first=False, per_image=False):
+        c, n = x_shape[:2] if channels_first else x_shape[1::-1]
+        (kh, kw), (ph, pw), (h, w) = self.kernel, pad, x_shape[2:]
+        rows, pixels = c * kh * kw, out_hw[0] * out_hw[1]
+        if in_training and (ph or pw):
+            self.scratch(key + ".padded", x_shape[:2] + (h + 2 * ph, w + 2 * pw))
+        shape = (n, rows, pixels) if per_image else (rows, n * pixels)
+        col = self.scratch(key, shape, kind="activations") if keep else self.ws(Slot.COLUMNS, shape)
+        if not in_training and (ph or pw):
+            self.spike(prod(x_shape[:2]) * (h + 2 * ph) * (w + 2 * pw) * self.itemsize)  # padded in fresh memory
+        return col
+
+    def _relu(self, out, train):
+        if self.fused_relu:
+            if train:
+                mask = self.scratch("relu_mask", out.shape, BOOL, "activations", out.order)
+            else:
+                mask = self.like(out, BOOL)
+            self.casting(out.size)  # out times the mask
+            self.relu_mask = mask if train else None
+        return out
+
+    def _masked(self, dout):
+        if not self.fused_relu:
+            return dout
+        masked = self.ws(Slot.MASKED_DOUT, dout.shape, order=dout.order)
+        self.casting(dout.size)
+        return masked
+
+    def forward(self, x, train):
+        self.x_shape = x.shape
+        if self.layout == "shifted":
+            return self._forward_shifted(x, train)
+        n = x.shape[0]
+        self.col = self._columns(
+            "col", x.shape, self.pad, self.out_hw, in_training=train, keep=train, per_image=self.layout == "per_image"
+        )
+        if self.layout == "per_image":
+            out = self.output((n, self.filters, self.col.shape[2]), train)
+            return self._relu(out.view((n,) + self.out_shape), train)
+        self.ws(Slot.PRODUCT, (self.filters, self.col.shape[1]))
+        return self._relu(self.output((n,) + self.out_shape, train), train)
+
+    def backward(self, dout):
+        if self.layout != "shifted":
+            dout = self._masked(dout)
+        if self.layout == "shifted":
+            return self._backward_shifted(dout)
+        n = dout.shape[0]
+        if self.layout == "per_image":
+            self.ws(Slot.DW_PER_IMAGE, (n, self.filters, self.col.shape[1]))
+        else:
+            self.ws(Slot.DOUT_BY_FILTER, (self.filters, n) + dout.shape[2:])
+        self.set_grad("W")
+        self.set_grad("b")
+        if not self.needs_input_grad:
+            return None
+        rows = self.in_shape[0] * prod(self.kernel)
+        dcol = self.new((rows, n * prod(self.out_hw)))
+        (ph, pw), (c, h, w) = self.pad, self.in_shape
+        dxp = self.new((n, c, h + 2 * ph, w + 2 * pw), kind="activations")  # col2im's sums
+        del dcol
+        return dxp.view(self.x_shape)
+
+    def _input_grad_grid(self, n):
+        (kh, kw), (ph, pw), (oh, _) = self.kernel, self.pad, self.out_hw
+        crop = (max(ph - kh + 1, 0), max(pw - kw + 1, 0))
+        pad = (max(kh - 1 - ph, 0), max(kw - 1 - pw, 0))
+        return crop, pad, stacked_grid(n, oh - 2 * crop[0], pad[0], kh)
+
+    def _blocks(self, n, c, h) -> list[tuple[int, int]]:
+        """Conv.blocks() as (images per block, how many blocks of that size): the same calls, once per size, so
+        that a batch of any size costs the forecast two turns."""
+        (_, kw), (ph, _), (_, ow) = self.kernel, self.pad, self.out_hw
+        per_block = max(1, Conv.BLOCK_BYTES // ((h + ph) * ow * kw * c * self.itemsize))
+        count = -(-n // per_block)
+        size = -(-n // count)
+        whole, last = divmod(n, size)
+        return [(size, whole)] + ([(last, 1)] if last else [])
+
+    def _shifted_pixels(self, column_rows, row_step, outputs):
+        kh = self.kernel[0]
+        self.ws(Slot.SHIFTED_ROWS, (column_rows, outputs))
+        self.ws(Slot.SHIFTED_TERM, (column_rows - (kh - 1) * row_step, outputs))
+
+    def _forward_shifted(self, x, train):
+        n, c, h, w = x.shape
+        self.x_pixel_major = x.order == "nhwc"
+        (kh, kw), (ph, pw), ow = self.kernel, self.pad, self.out_hw[1]
+        pool = self.fused_pool
+        weights = self.like(self.params["W"])  # weight_rows
+        fused = self.fused_out_shape
+        out = self.output((n,) + tuple(fused[1:]) + (fused[0],), train, "nhwc")
+        if self.fused_relu and train:
+            self.scratch("relu_mask", out.shape, BOOL, "activations")
+        if pool is not None and train:
+            self.scratch("pool_which", out.shape, pool.index_bytes, "activations")
+        self.block_counts = self._blocks(n, c, h)
+        for count, repeat in self.block_counts:
+            stride, rows = stacked_grid(count, h, ph, kh)
+            self.scratch(f"x_stacked{count}", (rows, w + 2 * pw, c))
+            self.ws(Slot.COLUMNS, (rows * ow, kw * c))
+            if train:  # one array of the block's input rows per block, kept for dW
+                _, _, (_, x_rows) = self._input_grad_grid(count)
+                self.scratch(f"x_rows{count}", (repeat, x_rows, w, c), kind="activations")
+            self._shifted_pixels(rows * ow, ow, self.filters)
+            block_out = (count,) + tuple(fused[1:]) + (fused[0],)
+            if pool is not None:
+                pool.max_forward(block_out, "nhwc", train)
+            if self.fused_relu:
+                self.scratch(f"zeros{count}", block_out)
+        del weights
+        return out.view((n,) + tuple(fused), "nhwc")
+
+    def _backward_shifted(self, dout):
+        n = dout.shape[0]
+        c, h, w = self.x_shape[1:]
+        kw, ow, pool = self.kernel[1], self.out_hw[1], self.fused_pool
+        (crop_h, crop_w), pad, _ = self._input_grad_grid(n)
+        cropping = crop_h > 0 or crop_w > 0
+        fused_mask = self.fused_relu and not cropping
+        if not fused_mask:
+            dout = self._masked(dout)
+        flipped = self.like(self.params["W"])  # weight_rows of the flipped weights
+        dx = None
+        if self.needs_input_grad:
+            dx = self.input_grad((n, h, w, c), "nhwc" if self.x_pixel_major else "nchw")
+        grad = self.like(self.params["W"])
+        for count, _ in self.block_counts:
+            stride, rows = self._input_grad_grid(count)[2]
+            stacked_shape = (rows, ow - 2 * crop_w + 2 * pad[1], self.filters)
+            stacked = self.scratch(f"dout_stacked{count}", stacked_shape)
+            self.ws(Slot.COLUMNS, (rows * w, kw * self.filters))
+            if pool is not None:
+                pooled = (count,) + tuple(pool.out_shape[1:]) + (self.filters,)
+                if fused_mask:
+                    self.ws(Slot.MASKED_DOUT, pooled)
+                    self.casting(prod(pooled))
+                pool.max_backward(pooled)
+            elif fused_mask:
+                self.casting(count * prod(self.out_shape))  # dout times the mask, as it is stacked
+            if not cropping:
+                self.scratch(f"ones{count}", (stacked.size // self.filters,))
+            self.spike(grad.nbytes)  # shifted_weight_grad, added to grad
+            if self.needs_input_grad:
+                self._shifted_pixels(rows * w, w, c)
+        self.set_grad("W")
+        self.set_grad("b")
+        del grad, flipped
+        if dx is None:
+            return None
+        return dx.view(self.x_shape)
+
+
 def _out_shape(args: Args, in_shape: Shape) -> Shape:
     needs_image("conv", in_shape)
     return window_shape(args, in_shape, args["filters"])
@@ -371,7 +567,7 @@ def _macs(args: Args, in_shape: Shape, out_shape: Shape) -> int:
 
 
 OP = Op(
-    "conv", "2-D convolution (cross-correlation) with F filters of KHxKW", Conv,
+    "conv", "2-D convolution (cross-correlation) with F filters of KHxKW", Conv, memory=ConvMemory,
     positional=(
         Arg("filters", "int", "the number of filters", bounds={"minimum": 1}),
         Arg("kernel", "size", "the kernel size (like 5x5 or 3)", noun="the kernel size", bounds={"minimum": 1}),

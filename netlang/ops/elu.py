@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
+from netlang.memory.layer import BOOL, LayerMemory
 from netlang.ops.base import Arg, Op
 
 
@@ -19,8 +20,25 @@ class Elu(Layer):
         return dout * np.where(self.positive, 1, self.exp_part + alpha)
 
 
+class EluMemory(LayerMemory):
+    def forward(self, x, train):
+        self.positive = self.like(x, BOOL, "activations")
+        lower = self.like(x)  # np.minimum(x, 0)
+        exp = self.like(x)  # expm1 of it
+        del lower
+        self.exp_part = self.like(exp, kind="activations")  # alpha * it
+        del exp
+        return self.like(x, kind="activations")
+
+    def backward(self, dout):
+        shifted = self.like(dout)  # exp_part + alpha
+        chosen = self.like(dout)  # np.where(...)
+        del shifted
+        return self.result(chosen, "activations")  # dout * it
+
+
 OP = Op(
-    "elu", "x where x > 0, else alpha·(exp(x) − 1)", Elu,
+    "elu", "x where x > 0, else alpha·(exp(x) − 1)", Elu, memory=EluMemory,
     positional=(
         Arg("alpha", "real", "the saturation value alpha", noun="alpha", required=False, default=1.0,
             bounds={"exclusiveMinimum": 0}),

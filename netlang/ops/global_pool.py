@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Arg, Args, Op, Shape, needs_image
 
 
@@ -43,6 +44,25 @@ class GlobalPool(Layer):
         return dx
 
 
+class GlobalPoolMemory(LayerMemory):
+    def forward(self, x, train):
+        n, c = x.shape[:2]
+        out = self.output((n, c), train)
+        if self.args["kind"] == "avg":
+            return out
+        winners = self.new((n, c), 8, "activations")  # argmax's int64 positions
+        self.spike(n * c * self.itemsize)  # take_along_axis
+        self.winners = winners if train else None
+        return out
+
+    def backward(self, dout):
+        n = dout.shape[0]
+        dx = self.input_grad((n,) + self.in_shape)
+        if self.args["kind"] == "avg":
+            self.spike(dout.nbytes)  # dout / (h * w)
+        return dx
+
+
 def _out_shape(args: Args, in_shape: Shape) -> Shape:
     needs_image("global_pool", in_shape)
     return [in_shape[0]]
@@ -50,6 +70,7 @@ def _out_shape(args: Args, in_shape: Shape) -> Shape:
 
 OP = Op(
     "global_pool", "average (or max) of each channel over the whole image: C×H×W to a vector of C", GlobalPool,
+    memory=GlobalPoolMemory,
     positional=(
         Arg("kind", "choice", "the pooling kind", required=False, default="avg", choices=("avg", "max")),
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from netlang.backend.base import Layer
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Op
 
 
@@ -14,4 +15,12 @@ class Identity(Layer):
         return dout
 
 
-OP = Op("identity", "x unchanged", Identity, activation=True, checks=(("identity", "7"),))
+class IdentityMemory(LayerMemory):
+    def forward(self, x, train):
+        return x
+
+    def backward(self, dout):
+        return dout
+
+
+OP = Op("identity", "x unchanged", Identity, memory=IdentityMemory, activation=True, checks=(("identity", "7"),))

@@ -9,10 +9,13 @@ ceil-mode window that overhangs the padded input.
 
 from __future__ import annotations
 
+from math import prod
+
 from netlang.backend.base import Layer, Slot, memory_order
 from netlang.backend.im2col import padded
 from netlang.errors import ShapeError
 from netlang.lazy import numpy as np
+from netlang.memory.layer import BOOL, CAST_BUFFER, LayerMemory
 from netlang.ops.base import PAD, STRIDE, Arg, Args, Op, Shape, needs_image, rounding, window_shape
 
 
@@ -139,6 +142,72 @@ class Pool(Layer):
         return dxp[:, :, ph : ph + h, pw : pw + w]
 
 
+class PoolMemory(LayerMemory):
+    """Pool's memory: the padded copy of the input (if any), the winners' offsets kept for backward."""
+
+    def __init__(self, node, params, tracker, workspace, itemsize):
+        super().__init__(node, params, tracker, workspace, itemsize)
+        self.kind = self.args.get("kind", "max")
+        self.kernel = tuple(self.args["kernel"])
+        self.stride = tuple(self.args.get("stride", self.kernel))
+        self.pad = tuple(self.args.get("pad", (0, 0)))
+        self.out_hw = self.out_shape[1:]
+        _, h, w = self.in_shape
+        self.padded_hw = (h + 2 * self.pad[0], w + 2 * self.pad[1])
+        self.overhang = tuple(
+            max(0, (o - 1) * s + k - p)
+            for o, s, k, p in zip(self.out_hw, self.stride, self.kernel, self.padded_hw, strict=True)
+        )
+        self.disjoint = all(s >= k for s, k in zip(self.stride, self.kernel, strict=True))
+        self.index_bytes = 1 if self.kernel[0] * self.kernel[1] <= 256 else 2
+
+    @property
+    def fusable(self) -> bool:
+        return self.kind == "max" and self.pad == (0, 0) and self.overhang == (0, 0)
+
+    def max_forward(self, best_shape, order: str, with_which: bool) -> None:
+        """max_forward's work arrays for an output of `best_shape`: a part copied next to it and two masks."""
+        if with_which:
+            self.ws(Slot.POOL_PART, best_shape, order=order)
+            if self.kernel[0] * self.kernel[1] > 1:
+                self.spike(2 * prod(best_shape) * BOOL)
+                self.casting(prod(best_shape), 1)  # which times ~better
+
+    def max_backward(self, dout_shape) -> None:
+        """max_backward's temporaries: a mask per offset, and where windows overlap, the masked dout."""
+        self.spike(prod(dout_shape) * (BOOL + (0 if self.disjoint else self.itemsize))
+                   + min(prod(dout_shape), CAST_BUFFER) * self.itemsize)  # and the mask cast to floats
+
+    def forward(self, x, train):
+        n, c = x.shape[:2]
+        padding = any(self.pad) or any(self.overhang)
+        full = (n, c) + tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=True))
+        xp = self.new(full) if padding else x
+        self.x_shape, self.x_order = x.shape, x.order
+        shape = (n, c) + tuple(self.out_hw)
+        if self.kind == "avg":
+            total = self.new(shape, order=xp.order)  # the sum over the offsets, then divided into a new array
+            out = self.new(shape, kind="activations", order=xp.order)
+            del total
+            return out
+        best = self.output(shape, train, xp.order)
+        self.which = self.scratch("which", shape, self.index_bytes, "activations", xp.order) if train else None
+        self.max_forward(shape, xp.order, self.which is not None)
+        del xp
+        return best
+
+    def backward(self, dout):
+        full = self.x_shape[:2] + tuple(p + e for p, e in zip(self.padded_hw, self.overhang, strict=True))
+        dxp = self.input_grad(full, self.x_order)
+        if dout.order != self.x_order:
+            self.ws(Slot.POOL_DOUT, dout.shape, order=self.x_order)
+        if self.kind == "max":
+            self.max_backward(dout.shape)
+        else:
+            self.spike(dout.nbytes)  # dout / divisor
+        return dxp.view(self.x_shape)
+
+
 def _out_shape(args: Args, in_shape: Shape) -> Shape:
     needs_image("pool", in_shape)
     if args["pad"][0] * 2 > args["kernel"][0] or args["pad"][1] * 2 > args["kernel"][1]:
@@ -155,7 +224,7 @@ def _same_as_kernel(args: Args) -> list[int]:
 
 
 OP = Op(
-    "pool", "max or average pooling; stride defaults to the window size", Pool,
+    "pool", "max or average pooling; stride defaults to the window size", Pool, memory=PoolMemory,
     positional=(
         Arg("kind", "choice", "the pooling kind", required=False, default="max", choices=("max", "avg")),
         Arg("kernel", "size", "the window size (like 2 or 3x3)", noun="the window size", bounds={"minimum": 1}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
+from netlang.memory.layer import BOOL, LayerMemory
 from netlang.ops.base import Op, Param, per_channel
 
 
@@ -24,8 +25,29 @@ class Prelu(Layer):
         return np.where(self.positive, dout, alpha * dout)
 
 
+class PreluMemory(LayerMemory):
+    def forward(self, x, train):
+        self.x = x
+        self.positive = self.like(x, BOOL, "activations")
+        scaled = self.like(x)  # alpha * x
+        out = self.like(x, kind="activations")
+        del scaled
+        return out
+
+    def backward(self, dout):
+        product = self.like(dout)  # dout * x
+        chosen = self.like(dout)  # np.where(...)
+        del product
+        self.set_grad("alpha")
+        del chosen
+        scaled = self.like(dout)  # alpha * dout
+        dx = self.like(dout, kind="activations")
+        del scaled
+        return dx
+
+
 OP = Op(
-    "prelu", "leaky ReLU with a learned slope per channel", Prelu,
+    "prelu", "leaky ReLU with a learned slope per channel", Prelu, memory=PreluMemory,
     params=(Param("alpha", per_channel, "(C)", fill=0.25),),
     activation=True, relu_family=True, checks=(("prelu", "2x3x3"), ("prelu", "6")),
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
+from netlang.memory.layer import LayerMemory
+from netlang.memory.layer import stable_sigmoid as memory_of_stable_sigmoid
 from netlang.ops.base import Op
 
 
@@ -22,4 +24,17 @@ class Sigmoid(Layer):
         return dout * self.out * (1 - self.out)
 
 
-OP = Op("sigmoid", "1 / (1 + exp(-x))", Sigmoid, activation=True, checks=(("sigmoid", "7"),))
+class SigmoidMemory(LayerMemory):
+    def forward(self, x, train):
+        self.out = memory_of_stable_sigmoid(self, x, "activations")
+        return self.out
+
+    def backward(self, dout):
+        product = self.like(dout)  # dout * out
+        complement = self.like(dout)  # 1 - out
+        dx = self.result(product, "activations")
+        del product, complement
+        return dx
+
+
+OP = Op("sigmoid", "1 / (1 + exp(-x))", Sigmoid, memory=SigmoidMemory, activation=True, checks=(("sigmoid", "7"),))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Args, Op, Shape, needs_vector
 
 
@@ -27,12 +28,23 @@ class Softmax(Layer):
         return self.out * (dout - inner)
 
 
+class SoftmaxMemory(LayerMemory):
+    def forward(self, x, train):
+        self.out = self.like(x, kind="activations")  # x - max, then exp and the division in place
+        return self.out
+
+    def backward(self, dout):
+        self.spike(dout.nbytes)  # dout * out, summed
+        difference = self.like(dout)  # dout - inner
+        return self.result(difference, "activations")  # out * that
+
+
 def _out_shape(args: Args, in_shape: Shape) -> Shape:
     needs_vector("softmax", in_shape)
     return list(in_shape)
 
 
 OP = Op(
-    "softmax", "exp(x) / sum(exp(x)); the last layer only", Softmax,
+    "softmax", "exp(x) / sum(exp(x)); the last layer only", Softmax, memory=SoftmaxMemory,
     out_shape=_out_shape, activation=True, last_only=True, checks=(("softmax", "5"),),
 )

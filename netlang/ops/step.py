@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.errors import TrainingError
+from netlang.memory.layer import BOOL, LayerMemory
 from netlang.ops.base import Op
 
 
@@ -17,7 +18,16 @@ class Step(Layer):
         ).at(self.node.get("pos"))
 
 
+class StepMemory(LayerMemory):
+    def forward(self, x, train):
+        self.spike(x.size * BOOL)  # x > 0
+        return self.like(x, kind="activations")
+
+    def backward(self, dout):
+        return self.like(dout, kind="activations")
+
+
 OP = Op(
-    "step", "1 where x > 0, else 0 (no gradient: inference only)", Step,
+    "step", "1 where x > 0, else 0 (no gradient: inference only)", Step, memory=StepMemory,
     activation=True, differentiable=False, checks=(("step", "5"),),
 )

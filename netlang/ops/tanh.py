@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Op
 
 
@@ -16,4 +17,16 @@ class Tanh(Layer):
         return dout * (1 - self.out * self.out)
 
 
-OP = Op("tanh", "hyperbolic tangent", Tanh, activation=True, checks=(("tanh", "7"),))
+class TanhMemory(LayerMemory):
+    def forward(self, x, train):
+        self.out = self.like(x, kind="activations")
+        return self.out
+
+    def backward(self, dout):
+        square = self.like(dout)  # out * out
+        complement = self.like(dout)  # 1 - that
+        del square
+        return self.result(complement, "activations")  # dout * that
+
+
+OP = Op("tanh", "hyperbolic tangent", Tanh, memory=TanhMemory, activation=True, checks=(("tanh", "7"),))

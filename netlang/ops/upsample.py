@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from netlang.backend.base import Layer
 from netlang.lazy import numpy as np
+from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Arg, Args, Op, Shape, needs_image
 
 
@@ -31,6 +32,14 @@ class Upsample(Layer):
         return dx
 
 
+class UpsampleMemory(LayerMemory):
+    def forward(self, x, train):
+        return self.output((x.shape[0],) + self.out_shape, train)
+
+    def backward(self, dout):
+        return self.input_grad((dout.shape[0],) + self.in_shape)
+
+
 def _out_shape(args: Args, in_shape: Shape) -> Shape:
     needs_image("upsample", in_shape)
     (fh, fw), (c, h, w) = args["factor"], in_shape
@@ -39,6 +48,7 @@ def _out_shape(args: Args, in_shape: Shape) -> Shape:
 
 OP = Op(
     "upsample", "nearest-neighbour upsampling by whole factors FHxFW: each pixel becomes an FH×FW block", Upsample,
+    memory=UpsampleMemory,
     positional=(
         Arg("factor", "size", "the upsampling factor (like 2 or 2x3)", noun="the upsampling factor",
             bounds={"minimum": 1}),
