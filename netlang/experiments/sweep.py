@@ -195,9 +195,11 @@ def smooth(values: list[float], window: int) -> list[float]:
 
 
 def grid_axes(axes: list[dict[str, Any]]) -> tuple[int, int]:
-    """(panel axis, line axis) of a two-axis sweep: one small plot per value of the axis with more values (the
-    first on a tie), one line style per value of the other, as the seeds' weight scale x batchnorm figure."""
-    if len(axes[1]["values"]) > len(axes[0]["values"]):
+    """(panel axis, line axis) of a two-axis sweep: one small plot per value of the axis with more values, one
+    line style per value of the other, as the seeds' weight scale x batchnorm figure. On a tie the specs are
+    the lines (with and without batchnorm on one plot), else the first axis makes the plots."""
+    first, second = (len(axis["values"]) for axis in axes)
+    if second > first or (second == first and axes[0]["name"] == "spec"):
         return 1, 0
     return 0, 1
 
