@@ -78,17 +78,18 @@ def draw_confusion(counts: np.ndarray, names: list[str], title: str, path: str |
     image = axis.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axis, fraction=0.046)
     ticks = range(len(counts))
-    axis.set_xticks(ticks, names, rotation=45, ha="right", fontsize=8)
-    axis.set_yticks(ticks, names, fontsize=8)
+    axis.set_xticks(ticks, names, rotation=45, ha="right", fontsize=9)
+    axis.set_yticks(ticks, names, fontsize=9)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     threshold = counts.max(initial=0) / 2
+    cell_font = 9 if len(counts) <= 12 else 7  # as large as four digits fit in a cell
     for row in ticks:
         for column in ticks:
             value = int(counts[row, column])
             if value:
-                axis.text(column, row, str(value), ha="center", va="center", fontsize=7,
+                axis.text(column, row, str(value), ha="center", va="center", fontsize=cell_font,
                           color="white" if value > threshold else "black")
-    axis.set_title(title, fontsize=10)
+    axis.set_title(title, fontsize=11)
     figure.tight_layout()
     return save(figure, path)
