@@ -130,11 +130,22 @@ def test_measure_records_a_training_pass_and_the_test_set_without_changing_train
     from netlang.train.evaluate import evaluate
     from netlang.train.session import load_split
 
+    assert main(["plot", str(tmp_path / "measured"), "--no-plot"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "train_eval_acc", "test_acc"]
+    assert table[3].split()[-1] == f"{100 * records[-1]['test_acc']:.2f}%"
     run = read_run(tmp_path / "measured")
     split, _ = load_split(run.ir, run.config)
     assert len(split.x_train) == 200
     model = load_trained_model(run)
     assert records[-1]["train_eval_acc"] == evaluate(model, split.x_train, split.y_train).accuracy
+
+
+def test_the_study_specs_are_valid(capsys):
+    from pathlib import Path
+
+    studies = sorted((Path(__file__).parents[2] / "specs" / "studies").glob("*.net"))
+    assert len(studies) == 4 and main(["check", *map(str, studies)]) == 0
 
 
 def test_spaced_values_and_the_axes_of_a_sweep():
