@@ -10,6 +10,9 @@ from typing import Any
 
 from netlang.errors import UsageError
 
+# A two-axis sweep is drawn as a grid of at most this many small plots; a longer axis gets the one-plot picture.
+GRID_MAX_PLOTS = 64
+
 NAME = "sweep"
 HELP = "Train one variant per spec and per value of a training field, same seed and data, and plot their curves."
 EXAMPLES = """examples:
@@ -166,7 +169,8 @@ def _draw(curves: list[dict[str, Any]], axes: list[dict[str, Any]], title: str, 
     from netlang.plots.curves import draw_grid, draw_sweep
 
     try:
-        picture = draw_grid(curves, axes, title, path) if len(axes) == 2 else draw_sweep(curves, title, path)
+        as_grid = len(axes) == 2 and max(len(axis["values"]) for axis in axes) <= GRID_MAX_PLOTS
+        picture = draw_grid(curves, axes, title, path) if as_grid else draw_sweep(curves, title, path)
         print(f"picture: {picture}")
     except MissingMatplotlib as err:
         print(f"netlang: {err.message}", file=sys.stderr)

@@ -34,7 +34,12 @@ def expand_values(key: str, value: str) -> list[str]:
     match = SPACED.match(value.strip())
     if match is None:
         return [part.strip() for part in value.split(",") if part.strip()]
-    low, high, count = float(match["low"]), float(match["high"]), int(match["count"])
+    try:
+        low, high, count = float(match["low"]), float(match["high"]), int(match["count"])
+    except ValueError:
+        raise UsageError(f"--set {key}={value}: LOW and HIGH must be numbers") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise UsageError(f"--set {key}={value}: LOW and HIGH must be finite numbers")
     if not 2 <= count <= MAX_SPACED:
         raise UsageError(f"--set {key}={value}: the count after '{match['scale']}' must be 2 to {MAX_SPACED}")
     if match["scale"] == "log":

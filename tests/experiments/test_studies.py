@@ -165,6 +165,7 @@ def test_spaced_values_and_the_axes_of_a_sweep():
 
 @pytest.mark.parametrize("text, message", [
     ("init=std:1:0:log3", "both ends above 0"), ("lr=0.1:1:log1", "must be 2 to 1000"),
+    ("lr=1.2.3:1:log3", "must be numbers"), ("lr=1e999:1:lin3", "finite"),
 ])
 def test_bad_spaced_values_are_usage_errors(text, message):
     with pytest.raises(UsageError, match=message):
