@@ -18,6 +18,7 @@ from netlang.plots import pyplot, save
 STYLES = {"val": "-", "train": "--", "test": ":"}
 MARKED_EPOCHS = 25  # above this many epochs, curves are drawn without markers
 GRID_STYLES = ("-", "--", ":", "-.")
+LOG_LOSS_RATIO = 30  # a loss axis spanning more than this factor is drawn on a log scale
 
 
 def training_curve(history: list[dict[str, Any]]) -> tuple[list[int], list[float], str]:
@@ -92,7 +93,9 @@ def draw_sweep(curves: list[dict[str, Any]], title: str, path: str | Path, windo
             plotted += accuracy
         last_epoch = max([last_epoch, *(epoch["epoch"] for epoch in history)])
     loss_axis.set_xlabel("step")
-    loss_axis.set_ylabel(f"training loss (mean of {window} steps)")
+    loss_axis.set_ylabel(f"training loss + L2 penalty (mean of {window} steps)"
+                         if any(record.get("config", {}).get("weight_decay") for record in curves)
+                         else f"training loss (mean of {window} steps)")
     _clip_loss_axis(loss_axis, [value for record in curves for value in record["step_loss"]])
     acc_axis.set_xlabel("epoch")
     _epoch_axis(acc_axis, last_epoch)
@@ -166,12 +169,20 @@ def _axis_text(axis: dict[str, Any], value: str) -> str:
 
 
 def _clip_loss_axis(axis: Any, losses: list[float]) -> None:
-    """Keep one early, huge loss (a diverging variant) from flattening every other curve."""
+    """Keep one early, huge loss (a diverging variant) from flattening every other curve; when the variants'
+    losses lie orders of magnitude apart (weight decay's L2 penalty counts in the loss), a log axis."""
     import numpy as np
 
     finite = np.asarray([value for value in losses if np.isfinite(value)])
-    if finite.size:
-        axis.set_ylim(0, float(np.percentile(finite, 99)) * 1.05)
+    if not finite.size:
+        return
+    top = float(np.percentile(finite, 99)) * 1.05
+    positive = finite[finite > 0]
+    if positive.size and top / float(np.percentile(positive, 1)) > LOG_LOSS_RATIO:
+        axis.set_yscale("log")
+        axis.set_ylim(float(np.percentile(positive, 1)) / 1.5, top * 1.5)
+    else:
+        axis.set_ylim(0, top)
 
 
 def draw_run(history: list[dict[str, Any]], title: str, path: str | Path) -> Path:
