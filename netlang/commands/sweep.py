@@ -18,8 +18,8 @@ HELP = "Train one variant per spec and per value of a training field, same seed 
 EXAMPLES = """examples:
   netlang sweep specs/digits_convnet.net --set optimizer=sgd,momentum,adagrad,adam --set lr=auto --epochs 10
   netlang sweep specs/digits_convnet.net --set init=std:0.01,xavier,he --epochs 10
-  netlang sweep specs/studies/mlp7.net specs/studies/mlp7_dropout.net --train-subset 300 --epochs 201 --test
-  netlang sweep specs/studies/mlp6.net specs/studies/mlp6_bn.net --set init=std:1:1e-4:log16 --epochs 20
+  netlang sweep specs/studies/overfit.net specs/studies/overfit_dropout.net --test --val-subset 2000
+  netlang sweep specs/studies/with_batchnorm.net specs/studies/without_batchnorm.net --set init=std:1:1e-4:log16
 
 Several SPECs are variants of the network (with and without batchnorm, say); a --set with several values
 (A,B,C, or LOW:HIGH:logN for N values evenly spaced in the exponent, with a prefix such as std: kept) is
