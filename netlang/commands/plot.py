@@ -71,13 +71,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_history(history: list[dict[str, Any]]) -> str:
-    """The per-epoch metrics as a table."""
-    rows = [["epoch", "train_loss", "train_acc", "val_loss", "val_acc"]]
+    """The per-epoch metrics as a table; train_eval_acc (a pass over the training split in inference mode) and
+    test_acc columns when the run measured them."""
+    extra = [name for name in ("train_eval_acc", "test_acc") if any(record.get(name) is not None for record in history)]
+    rows = [["epoch", "train_loss", "train_acc", "val_loss", "val_acc", *extra]]
     for record in history:
         rows.append([
             str(record["epoch"]), f"{record['train_loss']:.4f}", f"{100 * record['train_acc']:.2f}%",
             "-" if record.get("val_loss") is None else f"{record['val_loss']:.4f}",
             "-" if record.get("val_acc") is None else f"{100 * record['val_acc']:.2f}%",
+            *("-" if record.get(name) is None else f"{100 * record[name]:.2f}%" for name in extra),
         ])
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]

@@ -2,7 +2,8 @@
 
 A run goes through netlang's own Trainer (the same loop `netlang train` uses) into a temporary directory,
 and keeps what an experiment compares: the per-epoch metrics and the training loss of every step.
-The test split is never handed to these runs, so nothing an experiment reports was chosen on test data.
+The test split is handed to these runs only when a sweep is asked to report test accuracy; a search never
+sees it, and nothing an experiment chooses is chosen on test data.
 """
 
 from __future__ import annotations
@@ -72,9 +73,11 @@ def check_not_shared(names: list[str], option: str) -> None:
 
 
 def experiment_split(
-    ir: dict[str, Any], config: dict[str, Any], train_subset: int | None, val_subset: int | None
+    ir: dict[str, Any], config: dict[str, Any], train_subset: int | None, val_subset: int | None,
+    with_test: bool = False,
 ) -> tuple[Split, Any]:
-    """The config's train/validation split, cut to the first N (already shuffled) samples; no test data."""
+    """The config's train/validation split, cut to the first N (already shuffled) samples; no test data unless
+    `with_test` (a sweep that reports test accuracy: reported only, never used to choose)."""
     from netlang.train.session import load_split
 
     if config["val_split"] == 0:
@@ -86,8 +89,9 @@ def experiment_split(
     train_subset = train_subset or config.get("train_subset") or None  # the flag, else the spec's field
     x_train, y_train = split.x_train[:train_subset], split.y_train[:train_subset]
     x_val, y_val = split.x_val[:val_subset], split.y_val[:val_subset]
-    empty_x, empty_y = split.x_test[:0], split.y_test[:0]
-    return Split(x_train, y_train, x_val, y_val, empty_x, empty_y), dataset
+    test_size = None if with_test else 0
+    x_test, y_test = split.x_test[:test_size], split.y_test[:test_size]
+    return Split(x_train, y_train, x_val, y_val, x_test, y_test), dataset
 
 
 def train_variant(ir: dict[str, Any], config: dict[str, Any], split: Split) -> RunOutcome:

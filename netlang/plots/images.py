@@ -10,11 +10,13 @@ import numpy as np
 from netlang.plots import pyplot, save
 
 
-def _grid(plt: Any, count: int, columns: int, cell: float) -> tuple[Any, list[Any]]:
+def _grid(plt: Any, count: int, columns: int, cell: float, label_lines: int = 0) -> tuple[Any, list[Any]]:
+    """A figure of `count` square cells, `columns` wide; `label_lines` lines of title room above each row."""
     from netlang.experiments.runs import grid_shape
 
     rows, columns = grid_shape(count, columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(cell * columns, cell * rows + 0.5), squeeze=False)
+    row_height = cell + 0.2 * label_lines
+    figure, axes = plt.subplots(rows, columns, figsize=(cell * columns, row_height * rows + 0.6), squeeze=False)
     flat = [axis for row in axes for axis in row]
     for axis in flat:
         axis.set_xticks([])
@@ -46,15 +48,26 @@ def draw_filters(name: str, filters: np.ndarray, path: str | Path, columns: int 
 def draw_misclassified(
     images: np.ndarray, labels: list[str], predicted: list[str], title: str, path: str | Path, columns: int = 8
 ) -> Path:
-    """The given examples, each titled 'true → predicted'."""
+    """The given examples, each titled 'true → predicted' in a readable size: on two lines (true, then
+    → predicted) when the class names are long, with room kept between the rows for the labels."""
     plt = pyplot()
-    figure, axes = _grid(plt, len(images), columns, 1.25)
-    for axis, image, truth, guess in zip(axes, images, labels, predicted, strict=False):
+    texts = [_mistake_label(str(truth), str(guess)) for truth, guess in zip(labels, predicted, strict=False)]
+    lines = max((text.count("\n") + 1 for text in texts), default=1)
+    figure, axes = _grid(plt, len(images), columns, 1.5, label_lines=lines)
+    for axis, image, text in zip(axes, images, texts, strict=False):
         _show(axis, image, cmap="gray_r")
-        axis.set_title(f"{truth} → {guess}", fontsize=7, color="tab:red")
-    figure.suptitle(title, fontsize=10)
+        axis.set_title(text, fontsize=10, color="tab:red", pad=3)
+    figure.suptitle(title, fontsize=12)
     figure.tight_layout()
     return save(figure, path)
+
+
+MISTAKE_LINE = 14  # characters of 'true → predicted' that fit one line above a 1.5-inch image at 10 pt
+
+
+def _mistake_label(truth: str, guess: str) -> str:
+    text = f"{truth} → {guess}"
+    return text if len(text) <= MISTAKE_LINE else f"{truth}\n→ {guess}"
 
 
 def draw_confusion(counts: np.ndarray, names: list[str], title: str, path: str | Path) -> Path:
@@ -65,17 +78,18 @@ def draw_confusion(counts: np.ndarray, names: list[str], title: str, path: str |
     image = axis.imshow(counts, cmap="Blues")
     figure.colorbar(image, ax=axis, fraction=0.046)
     ticks = range(len(counts))
-    axis.set_xticks(ticks, names, rotation=45, ha="right", fontsize=8)
-    axis.set_yticks(ticks, names, fontsize=8)
+    axis.set_xticks(ticks, names, rotation=45, ha="right", fontsize=9)
+    axis.set_yticks(ticks, names, fontsize=9)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     threshold = counts.max(initial=0) / 2
+    cell_font = 9 if len(counts) <= 12 else 7  # as large as four digits fit in a cell
     for row in ticks:
         for column in ticks:
             value = int(counts[row, column])
             if value:
-                axis.text(column, row, str(value), ha="center", va="center", fontsize=7,
+                axis.text(column, row, str(value), ha="center", va="center", fontsize=cell_font,
                           color="white" if value > threshold else "black")
-    axis.set_title(title, fontsize=10)
+    axis.set_title(title, fontsize=11)
     figure.tight_layout()
     return save(figure, path)

@@ -42,7 +42,7 @@ def draw_search(records: list[dict[str, Any]], ranges: list[Any], path: str | Pa
         if failed and searched.scale != "choice":
             axis.scatter(numeric_values(failed, searched.name), [0] * len(failed), marker="x", color="tab:red",
                          label="diverged")
-            axis.legend(loc="lower right", fontsize=8)
+            _legend_above(axis)
         axis.set_xlabel(searched.name)
         axis.set_ylabel("validation accuracy (%)")
         axis.grid(alpha=0.3)
@@ -58,10 +58,15 @@ def draw_search(records: list[dict[str, Any]], ranges: list[Any], path: str | Pa
         if best is not None:
             top = next(record for record in scored if record["val_acc"] == best)
             axis.scatter([float(top["values"][pair[0].name])], [float(top["values"][pair[1].name])],
-                         s=160, facecolors="none", edgecolors="red", label="best")
-            axis.legend(loc="lower right", fontsize=8)
+                         s=160, facecolors="none", edgecolors="red", label="best trial")
+            _legend_above(axis)
         axis.set_xlabel(pair[0].name)
         axis.set_ylabel(pair[1].name)
     figure.suptitle(f"{len(records)} trials" + (f", best {100 * best:.2f}%" if best is not None else ""))
     figure.tight_layout()
     return save(figure, path)
+
+
+def _legend_above(axis: Any) -> None:
+    """The legend just above the panel, outside it: it can cover no trial's point wherever the points fall."""
+    axis.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, borderaxespad=0.2)

@@ -216,7 +216,7 @@ def check_state(state: dict[str, Any], where: str) -> None:
 
 
 # Training fields added after runs were saved, with the value a run saved before them had in effect.
-LATER_FIELDS = {"train_subset": 0}
+LATER_FIELDS = {"train_subset": 0, "measure": "val"}
 
 
 def with_later_fields(config: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,12 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-METRIC_FIELDS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
+# train_loss/train_acc: running means over the epoch's batches (training mode); train_eval_*: a pass over the
+# training split in inference mode, test_*: the test set, both only when the config's `measure` asks for them.
+METRIC_FIELDS = (
+    "train_loss", "train_acc", "val_loss", "val_acc", "train_eval_loss", "train_eval_acc", "test_loss", "test_acc",
+    "lr", "seconds",
+)
 
 
 def read_history(path: Path, epochs: int) -> list[dict[str, Any]]:

@@ -227,6 +227,7 @@ class Trainer:
                 )
             record["val_loss"], record["val_acc"] = val.loss, val.accuracy
             improved = self.early.observe(epoch, val.loss)
+        record.update(measure_extra(self.model, self.data, self.config.get("measure", "val")))
         record["seconds"] = seconds_before + time.perf_counter() - started
 
         self.position = Position(
@@ -296,6 +297,23 @@ class Trainer:
         if self.resume_command:
             message += f"\nresume with:\n  {self.resume_command}"
         return TrainingInterrupted(message)
+
+
+def measure_extra(model: Model, data: Split, measure: str) -> dict[str, float | None]:
+    """The metrics `measure` asks for besides validation, in inference mode: train_eval_loss/acc (a pass over
+    the training split, as the seeds measure training accuracy) and test_loss/acc (reported, never used to
+    choose anything); non-finite values become None."""
+    splits = []
+    if "train" in measure.split("+"):
+        splits.append(("train_eval", data.x_train, data.y_train))
+    if "test" in measure.split("+") and len(data.x_test):
+        splits.append(("test", data.x_test, data.y_test))
+    metrics: dict[str, float | None] = {}
+    for name, x, y in splits:
+        result = evaluate(model, x, y, EVAL_BATCH_SIZE)
+        for key, value in (("loss", result.loss), ("acc", result.accuracy)):
+            metrics[f"{name}_{key}"] = value if math.isfinite(value) else None
+    return metrics
 
 
 def add_weight_decay(

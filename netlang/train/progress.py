@@ -32,6 +32,9 @@ def format_epoch_line(record: dict[str, Any], epochs: int) -> str:
     )
     if record.get("val_loss") is not None:
         text += f"  val_loss {record['val_loss']:.4f}  val_acc {100 * record['val_acc']:6.2f}%"
+    for name in ("train_eval", "test"):  # present when the config's `measure` asks for them
+        if record.get(f"{name}_acc") is not None:
+            text += f"  {name}_acc {100 * record[f'{name}_acc']:6.2f}%"
     text += f"  lr {record['lr']:.3g}  {record['seconds']:.1f}s"
     return text
 
