@@ -327,7 +327,8 @@ class TorchModel:
         self.network.zero_grad(set_to_none=True)
         logits = self.trainer_network(self._input(x[low:high]), self.body_length)
         loss, outputs = self._loss_terms(logits, t[low:high], len(x))
-        (loss * self.world if self.world > 1 else loss).backward()
+        if loss.requires_grad:  # else no parameter reaches the loss (a network of pools, say): all gradients 0
+            (loss * self.world if self.world > 1 else loss).backward()
         grads = {}
         for name in self.params:
             tensor, layout = self._places[name]
