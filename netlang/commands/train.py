@@ -120,7 +120,7 @@ def _is_non_finite(text: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     from netlang.language.trainfields import resolve_training
     from netlang.train.checkpoint import load_checkpoint
-    from netlang.train.loop import Trainer
+    from netlang.train.loop import Trainer, TrainingInterrupted
     from netlang.train.progress import Progress, Silent
     from netlang.train.rundir import RunBusy, RunLock, check_run_dir, refuse_existing_run, remove_run_files
     from netlang.train.session import (
@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "torch":
         resume += " --engine torch"
         if launch is not None:
-            resume = f"torchrun --nproc-per-node {launch.world} -m {resume.removeprefix('netlang ')}"
+            resume = f"torchrun --nproc-per-node {launch.world} -m {resume}"
     trainer = Trainer(model, ir, config, split, run_dir, progress, resume_command=resume)
     trainer.engine = {"name": args.engine, "dtype": dtype}
     if args.engine == "torch":
@@ -189,21 +189,26 @@ def run(args: argparse.Namespace) -> int:
         _check_position(checkpoint, split, config, saved_at)
         trainer.restore(checkpoint)
 
-    with _processes(model, launch, trainer), RunLock(run_dir) if leader else nullcontext():
-        # Another process may have used the run between the checks above and the lock.
-        if leader and checkpoint is not None and _changed(saved_at, saved_stat):
-            raise RunBusy(f"{saved_at} changed while this run started (another process?); run the command again")
-        if leader and args.overwrite:
-            remove_run_files(run_dir)
-        elif leader and checkpoint is None:
-            refuse_existing_run(run_dir)
-        progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint, trainer))
-        try:
-            result = trainer.fit()
-        except BrokenPipeError:
-            raise  # the reader of the progress output went away: not a problem of the run directory
-        except OSError as err:
-            raise trainer.write_failed(err) from None
+    try:
+        with _processes(model, launch, trainer), RunLock(run_dir) if leader else nullcontext():
+            # Another process may have used the run between the checks above and the lock.
+            if leader and checkpoint is not None and _changed(saved_at, saved_stat):
+                raise RunBusy(f"{saved_at} changed while this run started (another process?); run the command again")
+            if leader and args.overwrite:
+                remove_run_files(run_dir)
+            elif leader and checkpoint is None:
+                refuse_existing_run(run_dir)
+            progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint, trainer))
+            try:
+                result = trainer.fit()
+            except BrokenPipeError:
+                raise  # the reader of the progress output went away: not a problem of the run directory
+            except OSError as err:
+                raise trainer.write_failed(err) from None
+    except TrainingInterrupted as stopped:
+        if leader:
+            raise
+        return stopped.exit_code  # all stopped after the same step; the first process says what it saved
     progress.message(_summary(result, run_dir))
     return 0
 

@@ -168,7 +168,8 @@ class Trainer:
             self._save_checkpoint()
         epochs = self.config["epochs"]
         # A diverging run ends with a clear TrainingError from the loss check below, not NumPy's warnings.
-        with _deferred_interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        with _deferred_interrupt(announce=self.writes_files) as interrupt, quiet:
             try:
                 while self.position.epoch < epochs and not self.early.should_stop:
                     self._train_epoch(interrupt)
@@ -339,8 +340,9 @@ class _Interrupt:
 
 
 @contextmanager
-def _deferred_interrupt() -> Iterator[_Interrupt]:
-    """While active, a first Ctrl-C only asks the loop to stop after the current step; a second one stops now.
+def _deferred_interrupt(announce: bool = True) -> Iterator[_Interrupt]:
+    """While active, a first Ctrl-C only asks the loop to stop after the current step (saying so if `announce`);
+    a second one stops now.
 
     Only the main thread can take signals; elsewhere Ctrl-C keeps raising KeyboardInterrupt at once.
     """
@@ -353,7 +355,8 @@ def _deferred_interrupt() -> Iterator[_Interrupt]:
         if interrupt.requested:
             raise KeyboardInterrupt
         interrupt.requested = True
-        print("\nstopping after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        if announce:
+            print("\nstopping after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
