@@ -359,6 +359,13 @@ class TorchModel:
             seed = int(self.rng.integers(0, 2**63 - 1))
             self.part.generator = self._torch.Generator(device=self.device).manual_seed(seed)
 
+    def synchronize(self) -> None:
+        """Wait until the device has done all the work queued so far (a GPU runs on after a call returns)."""
+        if self.device.type == "cuda":
+            self._torch.cuda.synchronize(self.device)
+        elif self.device.type == "mps":
+            self._torch.mps.synchronize()
+
     # -- distribution (a single process: all of every batch is here) --------------------------------------
 
     def share(self, rows: int) -> tuple[int, int]:

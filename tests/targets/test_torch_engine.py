@@ -5,6 +5,7 @@ registered op computes there what it computes in NumPy; runs resume on either en
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import numpy as np
@@ -270,3 +271,20 @@ def test_the_optimizers_state_is_saved_from_torch_tensors_as_numpy_arrays():
     restored = OPTIMIZERS["adam"](0.1, xp=model.xp)
     restored.load_state_dict(state)
     assert all(array.device == model.device for arrays in restored.state.values() for array in arrays.values())
+
+
+def test_the_torch_model_implements_the_engine_interface():
+    from netlang.engine import Model
+
+    assert isinstance(build_torch(compile_ir("input 3\naffine 2 -> softmax\n")), Model)
+
+
+def test_bench_times_the_torch_engine(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "COMMANDS", ("bench",))
+    spec = tmp_path / "net.net"
+    spec.write_text("input 1x6x6\nconv 2 3x3 -> relu -> affine 3 -> softmax\n")
+    assert main(["bench", str(spec), "--engine", "torch", "--device", "cpu", "--steps", "2", "--images", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "batch 100, torch engine on cpu" in out
+    assert re.search(r"training step \(forward \+ backward \+ Adam\): [\d.]+ ms median", out)
+    assert main(["bench", str(spec), "--device", "cpu"]) == 2
