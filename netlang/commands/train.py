@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.restore(checkpoint)
 
     try:
-        with _processes(model, launch, trainer), RunLock(run_dir) if leader else nullcontext():
+        with _processes(args.engine, model, launch, trainer), RunLock(run_dir) if leader else nullcontext():
             # Another process may have used the run between the checks above and the lock.
             if leader and checkpoint is not None and _changed(saved_at, saved_stat):
                 raise RunBusy(f"{saved_at} changed while this run started (another process?); run the command again")
@@ -247,14 +247,22 @@ def _saved_dtype(checkpoint: Any) -> str:
 
 
 @contextmanager
-def _processes(model: Any, launch: Any, trainer: Any) -> Iterator[None]:
-    """With torchrun: the process group and the DDP model for the block, a failed peer a one-line error."""
-    if launch is None:
+def _processes(engine: str, model: Any, launch: Any, trainer: Any) -> Iterator[None]:
+    """With torchrun: the process group and the DDP model for the block. With the torch engine, an error of
+    PyTorch (a failed peer, a GPU out of memory) is one line saying what the checkpoint holds."""
+    from netlang.errors import TrainingError
+
+    if engine != "torch":
         yield
         return
-    import torch.distributed as dist
-
-    from netlang.errors import TrainingError
+    saved = trainer.out_dir / "checkpoint.npz"
+    if launch is None:
+        try:
+            yield
+        except RuntimeError as err:
+            message = f"PyTorch stopped the run: {_first_line(err)}; {saved} holds the last state saved"
+            raise TrainingError(message) from None
+        return
     from netlang.targets.torch_distributed import ProcessGroup, any_process, distribute
 
     with ProcessGroup(model.device):
@@ -263,12 +271,16 @@ def _processes(model: Any, launch: Any, trainer: Any) -> Iterator[None]:
         trainer.agree_to_stop = any_process
         try:
             yield
-        except dist.DistError as err:
-            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        except RuntimeError as err:  # torch.distributed's errors are RuntimeErrors too
             raise TrainingError(
-                f"process {launch.rank} of {launch.world}: another process of the run stopped ({reason}); "
-                f"{trainer.out_dir / 'checkpoint.npz'} holds the last state saved"
+                f"process {launch.rank} of {launch.world} stopped: {_first_line(err)} (if another process failed "
+                f"first, its message says why); {saved} holds the last state saved"
             ) from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _changed(path: Path, before: Any) -> bool:

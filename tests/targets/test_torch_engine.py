@@ -288,3 +288,20 @@ def test_bench_times_the_torch_engine(tmp_path, capsys, monkeypatch):
     assert "batch 100, torch engine on cpu" in out
     assert re.search(r"training step \(forward \+ backward \+ Adam\): [\d.]+ ms median", out)
     assert main(["bench", str(spec), "--device", "cpu"]) == 2
+
+
+def test_an_error_of_pytorch_mid_run_is_one_line_and_the_checkpoint_resumes(spec, tmp_path, capsys, monkeypatch):
+    from netlang.targets.torch_engine import TorchModel
+
+    def out_of_memory(self, x, t):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail")
+
+    monkeypatch.setattr(TorchModel, "loss_and_gradients", out_of_memory)
+    run = tmp_path / "run"
+    assert _train(spec, "--engine", "torch", "--out", run) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"PyTorch stopped the run: CUDA out of memory. Tried to allocate 2.00 GiB; {run / 'checkpoint.npz'}"
+                   " holds the last state saved")
+    monkeypatch.undo()
+    monkeypatch.setattr(cli, "COMMANDS", ("train",))
+    assert _train(spec, "--resume", run, "--engine", "torch") == 0
