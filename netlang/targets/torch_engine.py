@@ -24,8 +24,8 @@ from netlang.backend.losses import FUSED_ACTIVATION, target_matrix
 from netlang.backend.parallel import step_is_small
 from netlang.errors import DataError, UsageError
 from netlang.ops import OPS
-from netlang.ops.base import NETWORK_INPUT
 from netlang.targets import torch_modules
+from netlang.targets.torch_layers import BatchPart, key_of, lower_for_engine
 
 INSTALL_HINT = 'the torch engine needs PyTorch, which is not installed; install it with: pip install "netlang[torch]"'
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
@@ -91,114 +91,6 @@ class TorchArrays:
         return self._torch.asarray(value, device=self.device)
 
 
-def _batchnorm_module(node: dict[str, Any], part: BatchPart) -> Any:
-    """netlang's batchnorm as a torch module: biased batch variance, running = m*running + (1-m)*batch.
-
-    Its batch statistics are the whole batch's: in a distributed step they are summed over the processes
-    (an all-reduce autograd differentiates through), as the NumPy engine's thread shards share theirs.
-    """
-    import torch
-
-    momentum, eps = node["args"].get("momentum", 0.9), node["args"].get("eps", 1e-5)
-    channels = node["in_shape"][0]
-
-    class BatchNorm(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.weight = torch.nn.Parameter(torch.ones(channels))
-            self.bias = torch.nn.Parameter(torch.zeros(channels))
-            self.register_buffer("running_mean", torch.zeros(channels))
-            self.register_buffer("running_var", torch.ones(channels))
-
-        def forward(self, x: Any) -> Any:
-            shape = (1, channels) + (1,) * (x.dim() - 2)
-            if not self.training:
-                scale = self.weight / torch.sqrt(self.running_var + eps)
-                return (x - self.running_mean.view(shape)) * scale.view(shape) + self.bias.view(shape)
-            dims = [0, *range(2, x.dim())]
-            local_count = x.numel() // channels
-            count_and_sums = part.sum_over_processes(torch.cat([x.new_tensor([local_count]), x.sum(dims)]))
-            count = count_and_sums[0]
-            mean = count_and_sums[1:] / count
-            centred = x - mean.view(shape)
-            var = part.sum_over_processes((centred * centred).sum(dims)) / count
-            out = centred * torch.rsqrt(var + eps).view(shape) * self.weight.view(shape) + self.bias.view(shape)
-            with torch.no_grad():
-                self.running_mean.mul_(momentum).add_(mean.detach(), alpha=1 - momentum)
-                self.running_var.mul_(momentum).add_(var.detach(), alpha=1 - momentum)
-            return out
-
-    return BatchNorm()
-
-
-def _dropout_module(node: dict[str, Any], part: BatchPart) -> Any:
-    """Inverted dropout (keep with probability 1 - ratio, scale by 1 / (1 - ratio)), its mask drawn for the
-    whole batch from the step's generator and cut to this process's rows, so that it does not depend on how
-    many processes share the batch."""
-    import torch
-
-    ratio = node["args"].get("ratio", 0.5)
-
-    class Dropout(torch.nn.Module):
-        def forward(self, x: Any) -> Any:
-            if not self.training or ratio == 0:
-                return x
-            start, total = part.rows
-            shape = (total if total is not None else len(x), *x.shape[1:])
-            draws = torch.rand(shape, generator=part.generator, device=x.device, dtype=x.dtype)
-            keep = draws[start:start + len(x)] >= ratio
-            return x * keep.to(x.dtype) * (1.0 / (1.0 - ratio))
-
-    return Dropout()
-
-
-class BatchPart:
-    """What the layers of one process need to know about the batch they see a part of: its rows in the whole
-    batch, the dropout generator of this step, and how to sum a statistic over the processes."""
-
-    def __init__(self) -> None:
-        self.rows: tuple[int, int | None] = (0, None)  # (first row, rows in the whole batch); None: all here
-        self.generator: Any = None
-        self.sum_over_processes = _same  # distributed: a differentiable all-reduce
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-ENGINE_MODULES = {"batchnorm": _batchnorm_module, "dropout": _dropout_module}
-
-
-def lower_for_engine(ir: dict[str, Any], part: BatchPart) -> Any:
-    """The network as a torch.nn.Module with one submodule per netlang layer (named like it, '.' as '_'),
-    whose forward(x, stop) returns the output of layer `stop` - 1 (the last layer when stop is None)."""
-    import torch
-
-    nodes = ir["layers"]
-
-    def module_for(node: dict[str, Any]) -> Any:
-        special = ENGINE_MODULES.get(node["op"])
-        return special(node, part) if special else torch_modules.lower(node)
-
-    class Network(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.layers = torch.nn.ModuleDict({_key(node): module_for(node) for node in nodes})
-
-        def forward(self, x: Any, stop: int | None = None) -> Any:
-            values = {NETWORK_INPUT: x}
-            run = nodes if stop is None else nodes[:stop]
-            for node in run:
-                values[node["name"]] = self.layers[_key(node)](*(values[name] for name in node["inputs"]))
-            return values[run[-1]["name"]]
-
-    return Network()
-
-
-def _key(node: dict[str, Any]) -> str:
-    return node["name"].replace(".", "_")
-
-
 class TorchModel:
     """A built network on a torch device. `params` and `buffers` are netlang-named, netlang-layout views of
     the module's own tensors (an affine's W is the transpose of its Linear's weight): updating them in place,
@@ -229,7 +121,7 @@ class TorchModel:
         self.params: dict[str, Any] = {}
         self.buffers: dict[str, Any] = {}
         for node in layers:
-            module = self.network.layers[_key(node)]
+            module = self.network.layers[key_of(node)]
             owned = dict(module.named_parameters()) | dict(module.named_buffers())
             op = OPS[node["op"]]
             for kind, tensors in (("params", op.params), ("buffers", op.buffers)):
@@ -280,6 +172,7 @@ class TorchModel:
         self.network.train(train)
         if train:
             self._new_step_generator()
+            self.part.rows = (0, None)  # all of x runs here, in a distributed run too
         with self._torch.no_grad():
             return self.network(self._input(x)).cpu().numpy()
 
