@@ -305,3 +305,15 @@ def test_an_error_of_pytorch_mid_run_is_one_line_and_the_checkpoint_resumes(spec
     monkeypatch.undo()
     monkeypatch.setattr(cli, "COMMANDS", ("train",))
     assert _train(spec, "--resume", run, "--engine", "torch") == 0
+
+
+def test_under_torchrun_the_numpy_engine_is_refused_and_a_broken_environment_is_named(spec, tmp_path, capsys,
+                                                                                      monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    assert _train(spec, "--out", tmp_path / "run") == 2
+    assert "started by torchrun (WORLD_SIZE > 1): add --engine torch" in capsys.readouterr().err
+    monkeypatch.setenv("RANK", "two")
+    assert _train(spec, "--engine", "torch", "--out", tmp_path / "run") == 2
+    assert "RANK or LOCAL_RANK is missing or not a number" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
