@@ -140,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can be checked is checked before the run directory is touched.
     launch = _engine_launch(args)
     leader = launch is None or launch.rank == 0  # the process that prints and writes the run directory
+    device = _device(args, launch)
     overrides = overrides_of(args)
     if args.resume and args.out:
         raise UsageError("--resume continues in the run's own directory; leave out --out")
@@ -173,7 +174,6 @@ def run(args: argparse.Namespace) -> int:
     ir = with_training(ir, config)
     split, dataset = load_split(ir, config)
     dtype = args.dtype or (_saved_dtype(checkpoint) if checkpoint is not None else "float32")
-    device = _device(args, launch)
     model = build_model(ir, config, dtype, args.engine, device)
     progress = Progress() if leader else Silent()
     resume = f"netlang train {shlex.quote(str(args.spec))} --resume {shlex.quote(str(run_dir))}"
