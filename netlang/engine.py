@@ -1,8 +1,9 @@
 """The engine interface: what the trainer, the optimizers, evaluation and the commands ask of a built model.
 
-The NumPy backend (netlang.backend.build) is the reference engine; another engine (PyTorch, say) implements
-the same protocol. An engine is built from shape-inferred IR with the training choices passed in, never read
-back from the IR: `build(ir, loss=..., init=..., dtype=..., seed=...)`.
+The NumPy backend (netlang.backend.build) is the reference engine; the torch engine
+(netlang.targets.torch_engine.build, for GPUs and DDP) implements the same protocol. An engine is built from
+shape-inferred IR with the training choices passed in, never read back from the IR:
+`build(ir, loss=..., init=..., dtype=..., seed=...)`.
 
 Names of tensors are netlang's everywhere ("conv1.W", "batchnorm1.running_mean"), and so are the layouts of
 the .npz files a model's state is saved in, so that one engine reads what another wrote.

@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   netlang bench specs/simple_convnet.net
   netlang bench specs/deep_convnet.net --steps 30 --batch 100
   OPENBLAS_NUM_THREADS=2 netlang bench specs/simple_convnet.net
+  netlang bench specs/simple_convnet.net --engine torch --device cpu
 
 A training step is model.loss_and_gradients plus an Adam update; figures are medians over --steps."""
 
@@ -31,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", type=int, default=2000, help="images per inference pass (default 2000)")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engine", choices=("numpy", "torch"), default="numpy",
+                        help="the engine to time: numpy (default) or torch")
+    parser.add_argument("--device", metavar="DEVICE",
+                        help="with --engine torch: auto (default), cpu, cuda, cuda:N or mps")
 
 
 def median(values: list[float]) -> float:
@@ -43,12 +48,14 @@ def time_training_steps(model: Model, x: np.ndarray, t: np.ndarray, steps: int, 
     """Seconds per step of loss_and_gradients + Adam, after `warmup` untimed steps."""
     from netlang.train.optimizers import Adam
 
-    optimizer = Adam(lr=1e-3)
+    optimizer = Adam(lr=1e-3, xp=model.xp)
+    finish = getattr(model, "synchronize", lambda: None)  # a GPU computes on after a call returns
     times = []
     for step in range(warmup + steps):
         start = time.perf_counter()
         _, grads, _ = model.loss_and_gradients(x, t)
         optimizer.update(model.params, grads)
+        finish()
         if step >= warmup:
             times.append(time.perf_counter() - start)
     return times
@@ -68,16 +75,23 @@ def time_inference(model: Model, images: np.ndarray, repeats: int = 3) -> float:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from netlang.backend import build
     from netlang.commands.gradcheck import random_targets
     from netlang.errors import UsageError
     from netlang.language.trainfields import resolve_training
+    from netlang.train.session import build_model
 
     if args.batch < 1 or args.steps < 1 or args.warmup < 0 or args.images < 1:
         raise UsageError("--batch, --steps and --images must be at least 1, --warmup at least 0")
+    if args.engine != "torch" and args.device is not None:
+        raise UsageError(f"--device {args.device} chooses where --engine torch runs; add --engine torch")
+    device = "cpu"
+    if args.engine == "torch":
+        from netlang.targets.torch_engine import resolve_device
+
+        device = resolve_device(args.device or "auto")
     ir = load_spec(args.spec)
-    config = resolve_training(ir)
-    model = build(ir, loss=config["loss"], init=config["init"], dtype=args.dtype, seed=args.seed)
+    config = {**resolve_training(ir), "seed": args.seed}
+    model = build_model(ir, config, args.dtype, args.engine, device)
     rng = np.random.default_rng(args.seed)
     input_shape = tuple(ir["input"]["shape"])
     x = rng.standard_normal((args.batch,) + input_shape).astype(args.dtype)
@@ -85,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     steps = time_training_steps(model, x, t, args.steps, args.warmup)
     images = rng.standard_normal((args.images,) + input_shape).astype(args.dtype)
     seconds = time_inference(model, images)
-    print(f"{args.spec}: {ir['totals']['params']:,} parameters, {args.dtype}, batch {args.batch}")
+    where = f" on {device}" if args.engine == "torch" else ""
+    print(f"{args.spec}: {ir['totals']['params']:,} parameters, {args.dtype}, batch {args.batch}, "
+          f"{args.engine} engine{where}")
     print(
         f"training step (forward + backward + Adam): {1e3 * median(steps):.1f} ms median, "
         f"{1e3 * min(steps):.1f} ms best of {args.steps}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set", metavar="KEY=VALUE", action="append", default=[], dest="settings",
         help="override a training field; repeatable (--set lr=0.01 --set epochs=3)",
+    )
+    engine = parser.add_argument_group("engine (see the README's section Engines)")
+    engine.add_argument(
+        "--engine", choices=("numpy", "torch"), default="numpy",
+        help="what computes the training: numpy (the reference, default) or torch (PyTorch: GPUs, torchrun)",
+    )
+    engine.add_argument(
+        "--device", metavar="DEVICE",
+        help="with --engine torch: auto (default: a GPU if there is one), cpu, cuda, cuda:N or mps",
+    )
+    engine.add_argument(
+        "--dtype", choices=("float32", "float64"),
+        help="the floating-point type of the weights and arithmetic (default float32; on --resume, the run's)",
     )
     fields = parser.add_argument_group("training fields (override the spec's train section)")
     for name, schema in field_schemas().items():
@@ -106,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
     from netlang.language.trainfields import resolve_training
     from netlang.memory.guard import check_evaluation_memory, check_step_memory
     from netlang.train.checkpoint import load_checkpoint
-    from netlang.train.loop import EVAL_BATCH_SIZE, Trainer
-    from netlang.train.progress import Progress
+    from netlang.train.loop import EVAL_BATCH_SIZE, Trainer, TrainingInterrupted
+    from netlang.train.progress import Progress, Silent
     from netlang.train.rundir import RunBusy, RunLock, check_run_dir, refuse_existing_run, remove_run_files
     from netlang.train.session import (
         build_model,
@@ -124,6 +139,9 @@ def run(args: argparse.Namespace) -> int:
     )
 
     # Everything that can be checked is checked before the run directory is touched.
+    launch = _engine_launch(args)
+    leader = launch is None or launch.rank == 0  # the process that prints and writes the run directory
+    device = _device(args, launch)
     overrides = overrides_of(args)
     if args.resume and args.out:
         raise UsageError("--resume continues in the run's own directory; leave out --out")
@@ -138,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
         if not saved_at.is_file():
             raise UsageError(f"--resume {args.resume}: no checkpoint at '{saved_at}'")
         run_dir = saved_at.parent
-        check_run_dir(run_dir, resume=True)
+        if leader:
+            check_run_dir(run_dir, resume=True)
         saved_stat = saved_at.stat()
         checkpoint = load_checkpoint(saved_at, ir)
         config = resumed_config(
@@ -147,42 +166,131 @@ def run(args: argparse.Namespace) -> int:
     else:
         config = overridden
         run_dir = Path(args.out) if args.out else default_run_dir(args.spec)
-        check_run_dir(run_dir, overwrite=args.overwrite)
+        if leader:
+            check_run_dir(run_dir, overwrite=args.overwrite)
     check_config(config)
     check_trainable(ir)
     config = {**config, "loss": resolved_loss(ir, config)}
 
     ir = with_training(ir, config)
-    check_step_memory(ir, config)  # before the data set or the model takes any memory
+    dtype = args.dtype or (_saved_dtype(checkpoint) if checkpoint is not None else "float32")
+    # The forecast is the NumPy engine's, in host memory; the torch engine's memory (on a GPU, say) is PyTorch's.
+    forecast_memory = args.engine == "numpy"
+    itemsize = 8 if dtype == "float64" else 4
+    if forecast_memory:
+        check_step_memory(ir, config, itemsize)  # before the data set or the model takes any memory
     split, dataset = load_split(ir, config)
     evaluated = min(EVAL_BATCH_SIZE, max(len(split.x_val), len(split.x_test)))
-    if evaluated:  # after each epoch, with the training state still held
-        check_evaluation_memory(ir, config, evaluated, trained=True, what="evaluating after an epoch of training")
-    model = build_model(ir, config)
-    progress = Progress()
+    if forecast_memory and evaluated:  # after each epoch, with the training state still held
+        check_evaluation_memory(ir, config, evaluated, trained=True, what="evaluating after an epoch of training",
+                                itemsize=itemsize)
+    model = build_model(ir, config, dtype, args.engine, device)
+    progress = Progress() if leader else Silent()
     resume = f"netlang train {shlex.quote(str(args.spec))} --resume {shlex.quote(str(run_dir))}"
+    if args.engine == "torch":
+        resume += " --engine torch"
+        if launch is not None:
+            resume = f"torchrun --nproc-per-node {launch.world} -m {resume}"
     trainer = Trainer(model, ir, config, split, run_dir, progress, resume_command=resume)
+    trainer.engine = {"name": args.engine, "dtype": dtype}
+    if args.engine == "torch":
+        trainer.engine.update(device=str(device), processes=launch.world if launch else 1)
     if checkpoint is not None:
         _check_position(checkpoint, split, config, saved_at)
         trainer.restore(checkpoint)
 
-    with RunLock(run_dir):
-        # Another process may have used the run between the checks above and the lock.
-        if checkpoint is not None and _changed(saved_at, saved_stat):
-            raise RunBusy(f"{saved_at} changed while this run started (another process?); run the command again")
-        if args.overwrite:
-            remove_run_files(run_dir)
-        elif checkpoint is None:
-            refuse_existing_run(run_dir)
-        progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint, trainer))
-        try:
-            result = trainer.fit()
-        except BrokenPipeError:
-            raise  # the reader of the progress output went away: not a problem of the run directory
-        except OSError as err:
-            raise trainer.write_failed(err) from None
+    try:
+        with _processes(args.engine, model, launch, trainer), RunLock(run_dir) if leader else nullcontext():
+            # Another process may have used the run between the checks above and the lock.
+            if leader and checkpoint is not None and _changed(saved_at, saved_stat):
+                raise RunBusy(f"{saved_at} changed while this run started (another process?); run the command again")
+            if leader and args.overwrite:
+                remove_run_files(run_dir)
+            elif leader and checkpoint is None:
+                refuse_existing_run(run_dir)
+            progress.message(_header(args.spec, dataset.name, split, config, run_dir, checkpoint, trainer))
+            try:
+                result = trainer.fit()
+            except BrokenPipeError:
+                raise  # the reader of the progress output went away: not a problem of the run directory
+            except OSError as err:
+                raise trainer.write_failed(err) from None
+    except TrainingInterrupted as stopped:
+        if leader:
+            raise
+        return stopped.exit_code  # all stopped after the same step; the first process says what it saved
     progress.message(_summary(result, run_dir))
     return 0
+
+
+def _engine_launch(args: argparse.Namespace) -> Any:
+    """Check the engine flags; the torchrun launch this process belongs to (None: a single process)."""
+    if args.engine != "torch":
+        if args.device is not None:
+            raise UsageError(f"--device {args.device} chooses where --engine torch runs; add --engine torch")
+        from netlang.targets.torch_distributed import torchrun_launch  # reads the environment, imports no torch
+
+        if torchrun_launch() is not None:
+            raise UsageError("started by torchrun (WORLD_SIZE > 1): add --engine torch to train in several processes")
+        return None
+    from netlang.targets.torch_distributed import torchrun_launch
+    from netlang.targets.torch_engine import require_torch
+
+    require_torch()
+    return torchrun_launch()
+
+
+def _device(args: argparse.Namespace, launch: Any) -> Any:
+    if args.engine != "torch":
+        return "cpu"
+    from netlang.targets.torch_engine import resolve_device
+
+    return resolve_device(args.device or "auto", None if launch is None else launch.local_rank)
+
+
+def _saved_dtype(checkpoint: Any) -> str:
+    """The floating-point type a resumed run was saved in (float32 unless its weights are float64)."""
+    import numpy as np
+
+    dtypes = {np.dtype(array.dtype) for array in checkpoint.model.values()}
+    return "float64" if np.dtype(np.float64) in dtypes else "float32"
+
+
+@contextmanager
+def _processes(engine: str, model: Any, launch: Any, trainer: Any) -> Iterator[None]:
+    """With torchrun: the process group and the DDP model for the block. With the torch engine, an error of
+    PyTorch (a failed peer, a GPU out of memory) is one line saying what the checkpoint holds."""
+    from netlang.errors import TrainingError
+
+    if engine != "torch":
+        yield
+        return
+    saved = trainer.out_dir / "checkpoint.npz"
+    if launch is None:
+        try:
+            yield
+        except RuntimeError as err:
+            message = f"PyTorch stopped the run: {_first_line(err)}; {saved} holds the last state saved"
+            raise TrainingError(message) from None
+        return
+    from netlang.targets.torch_distributed import ProcessGroup, any_process, distribute
+
+    with ProcessGroup(model.device):
+        distribute(model, launch)
+        trainer.writes_files = launch.rank == 0
+        trainer.agree_to_stop = any_process
+        try:
+            yield
+        except RuntimeError as err:  # torch.distributed's errors are RuntimeErrors too
+            raise TrainingError(
+                f"process {launch.rank} of {launch.world} stopped: {_first_line(err)} (if another process failed "
+                f"first, its message says why); {saved} holds the last state saved"
+            ) from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _changed(path: Path, before: Any) -> bool:

@@ -291,14 +291,14 @@ def _forecast(ir: dict[str, Any], setup: Setup) -> dict[str, Any]:
 
 
 def training_forecast(ir: dict[str, Any], batch: int, optimizer: str | None = None,
-                      config: dict[str, Any] | None = None) -> dict[str, Any]:
+                      config: dict[str, Any] | None = None, itemsize: int = 4) -> dict[str, Any]:
     """forecast_step() for training `ir` as its train section (or the resolved `config`) says: its optimizer
-    (unless `optimizer` is given), loss and weight decay, in float32."""
+    (unless `optimizer` is given), loss and weight decay, in floats of `itemsize` bytes (float32 by default)."""
     if config is None:
         from netlang.language.trainfields import resolve_training
 
         config = resolve_training(ir)
     return forecast_step(
         ir, batch, optimizer or config["optimizer"], config.get("loss") or "auto",
-        weight_decay=config.get("weight_decay", 0.0),
+        itemsize=itemsize, weight_decay=config.get("weight_decay", 0.0),
     )

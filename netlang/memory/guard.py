@@ -36,23 +36,23 @@ def memory_limit() -> tuple[int | None, str]:
     return available, f"this machine has {size_text(available or 0)} available"
 
 
-def check_step_memory(ir: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """The forecast of a training step of `ir` as `config` sets it up; TrainingError, located at the layer that
-    holds the most, if it exceeds memory_limit()."""
-    forecast = training_forecast(ir, config["batch_size"], config=config)
+def check_step_memory(ir: dict[str, Any], config: dict[str, Any], itemsize: int = 4) -> dict[str, Any]:
+    """The forecast of a training step of `ir` as `config` sets it up, in floats of `itemsize` bytes;
+    TrainingError, located at the layer that holds the most, if it exceeds memory_limit()."""
+    forecast = training_forecast(ir, config["batch_size"], config=config, itemsize=itemsize)
     _refuse_over_limit(ir, forecast, "training", "for one step", "Train with a smaller --batch-size or network")
     return forecast
 
 
 def check_evaluation_memory(
-    ir: dict[str, Any], config: dict[str, Any], eval_batch: int, trained: bool, what: str
+    ir: dict[str, Any], config: dict[str, Any], eval_batch: int, trained: bool, what: str, itemsize: int = 4
 ) -> dict[str, Any]:
     """The forecast of evaluate() on `eval_batch` examples at once: after training at config's batch size
     (`trained`, as `train` evaluates after each epoch) or on a freshly built model (`eval`, `predict`); refused as
     check_step_memory() refuses."""
     forecast = forecast_evaluation(
         ir, config["batch_size"], eval_batch, config["optimizer"], config.get("loss") or "auto",
-        weight_decay=config.get("weight_decay", 0.0), trained=trained,
+        itemsize=itemsize, weight_decay=config.get("weight_decay", 0.0), trained=trained,
     )
     advice = "Train a smaller network" if trained else "Use a smaller --batch-size or fewer inputs at once"
     _refuse_over_limit(ir, forecast, what, f"for a batch of {eval_batch} in inference", advice)

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +104,12 @@ class Trainer:
         self.position = Position(shuffle_state=self.shuffler.bit_generator.state)
         self.history: list[dict[str, Any]] = []
         self.saved: tuple[int, int] | None = None  # (epoch, step) of the checkpoint on disk
+        # In a distributed run every process trains, one writes the run directory, and all stop together:
+        # agree_to_stop(this process's wish) is True when any process was asked to stop.
+        self.writes_files = True
+        # What trained the run, for result.json: the engine, and where it ran (the train command fills it in).
+        self.engine: dict[str, Any] = {"name": "numpy", "dtype": str(np.dtype(model.dtype))}
+        self.agree_to_stop: Callable[[bool], bool] = bool
 
     # -- checkpoints ------------------------------------------------------------------------------------
 
@@ -147,24 +153,27 @@ class Trainer:
         self.saved = (checkpoint.epoch, checkpoint.step)
 
     def _save_checkpoint(self) -> None:
-        save_checkpoint(self.out_dir / "checkpoint.npz", self.checkpoint())
+        if self.writes_files:
+            save_checkpoint(self.out_dir / "checkpoint.npz", self.checkpoint())
         self.saved = (self.position.epoch, self.position.step)
 
     # -- the loop ---------------------------------------------------------------------------------------
 
     def fit(self) -> dict[str, Any]:
         """Train up to config["epochs"] epochs (or an early stop), test, and return result.json's contents."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.out_dir / "model.ir.json", self.ir)
+        if self.writes_files:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_json(self.out_dir / "model.ir.json", self.ir)
         if self.saved is None:
             self._save_checkpoint()
         epochs = self.config["epochs"]
         # A diverging run ends with a clear TrainingError from the loss check below, not NumPy's warnings.
-        with _deferred_interrupt() as interrupt, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        quiet = np.errstate(over="ignore", invalid="ignore", divide="ignore")
+        with _deferred_interrupt(announce=self.writes_files) as interrupt, quiet:
             try:
                 while self.position.epoch < epochs and not self.early.should_stop:
                     self._train_epoch(interrupt)
-                    if interrupt.requested and self.position.epoch < epochs:
+                    if self.agree_to_stop(interrupt.requested) and self.position.epoch < epochs:
                         raise self._interrupted()
             except KeyboardInterrupt:
                 raise self._interrupted() from None
@@ -203,7 +212,7 @@ class Trainer:
             position.step = step + 1
             sums.seconds = seconds_before + time.perf_counter() - started
             self.progress.step(position.step, sums.seen, sums.loss / sums.seen, sums.correct / sums.seen)
-            if interrupt.requested and position.step < steps:
+            if self.agree_to_stop(interrupt.requested) and position.step < steps:
                 self._save_checkpoint()
                 raise self._interrupted()
 
@@ -247,6 +256,8 @@ class Trainer:
 
     def _save_epoch(self, improved: bool) -> None:
         """Write the run directory for a finished epoch; checkpoint.npz last, as the commit point."""
+        if not self.writes_files:
+            return
         self.model.save(self.out_dir / "weights.npz")
         if improved:
             self.model.save(self.out_dir / "best.npz")
@@ -258,7 +269,8 @@ class Trainer:
         """Test the final weights and write the finished result.json."""
         test = evaluate(self.model, self.data.x_test, self.data.y_test, EVAL_BATCH_SIZE)
         result = self._result(test=test)
-        write_json(self.out_dir / "result.json", result)
+        if self.writes_files:
+            write_json(self.out_dir / "result.json", result)
         return result
 
     def _result(self, test: Any) -> dict[str, Any]:
@@ -273,6 +285,7 @@ class Trainer:
             "stopped_early": self.early.should_stop,
             "source": self.ir.get("source"),
             "config": self.config,
+            "engine": self.engine,
         }
 
     def _describe_saved(self) -> str:
@@ -327,7 +340,7 @@ def add_weight_decay(
     for key, weights in params.items():
         if key.endswith(".W"):
             flat = weights.ravel()  # a view: the squared norm without a temporary array
-            penalty += 0.5 * decay * float(np.dot(flat, flat))
+            penalty += 0.5 * decay * float(flat @ flat)  # @: NumPy's dot, or another engine's
             decayed[key] = grads[key] + decay * weights
     return float(loss) + penalty, decayed
 
@@ -345,8 +358,9 @@ class _Interrupt:
 
 
 @contextmanager
-def _deferred_interrupt() -> Iterator[_Interrupt]:
-    """While active, a first Ctrl-C only asks the loop to stop after the current step; a second one stops now.
+def _deferred_interrupt(announce: bool = True) -> Iterator[_Interrupt]:
+    """While active, a first Ctrl-C only asks the loop to stop after the current step (saying so if `announce`);
+    a second one stops now.
 
     Only the main thread can take signals; elsewhere Ctrl-C keeps raising KeyboardInterrupt at once.
     """
@@ -359,7 +373,8 @@ def _deferred_interrupt() -> Iterator[_Interrupt]:
         if interrupt.requested:
             raise KeyboardInterrupt
         interrupt.requested = True
-        print("\nstopping after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        if announce:
+            print("\nstopping after this step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:

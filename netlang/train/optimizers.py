@@ -61,7 +61,7 @@ class Optimizer:
         flat: dict[str, Any] = {"steps": np.int64(self.steps)}
         for slot, arrays in self.state.items():
             for key, array in arrays.items():
-                flat[f"{slot}/{key}"] = array
+                flat[f"{slot}/{key}"] = _on_host(array)
         return flat
 
     def load_state_dict(self, flat: dict[str, Any]) -> None:
@@ -75,6 +75,11 @@ class Optimizer:
             if slot not in self.state:
                 raise KeyError(f"optimizer state '{name}' does not belong to {type(self).__name__}")
             self.state[slot][key] = self.xp.asarray(np.array(value, copy=True))
+
+
+def _on_host(array: Any) -> np.ndarray:
+    """A NumPy array of a state array: itself, or an engine's tensor brought off its device."""
+    return array if isinstance(array, np.ndarray) else np.asarray(array.detach().cpu())
 
 
 class SGD(Optimizer):

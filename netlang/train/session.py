@@ -67,8 +67,20 @@ def load_split(ir: dict[str, Any], config: dict[str, Any]) -> tuple[Split, Any]:
     return Split(x_train[:subset], y_train[:subset], x_val, y_val, dataset.x_test, dataset.y_test), dataset
 
 
-def build_model(ir: dict[str, Any], config: dict[str, Any], dtype: str = "float32") -> Model:
-    """The model of `ir`, with the config's loss and init, seeded by the config."""
+ENGINES = ("numpy", "torch")
+
+
+def build_model(
+    ir: dict[str, Any], config: dict[str, Any], dtype: str = "float32", engine: str = "numpy", device: Any = "cpu"
+) -> Model:
+    """The model of `ir`, with the config's loss and init, seeded by the config, built by `engine` (numpy, the
+    reference, or torch on `device`): both give the same initial weights."""
+    if engine == "torch":
+        from netlang.targets.torch_engine import build as build_torch
+
+        return build_torch(
+            ir, loss=config["loss"], init=config["init"], dtype=dtype, seed=config["seed"], device=device
+        )
     from netlang.backend import build
 
     return build(ir, loss=config["loss"], init=config["init"], dtype=dtype, seed=config["seed"])
