@@ -4,7 +4,6 @@ state handling. It implements the engine interface of netlang/engine.py."""
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
@@ -15,11 +14,13 @@ from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
 from netlang.backend.parallel import (
     MAX_SHARDS,
+    ConcurrencyChooser,
     ShardSync,
+    Turns,
     run_in_threads,
     shard_count,
     single_threaded_blas,
-    step_is_small,
+    timed,
 )
 from netlang.backend.plan import PLAN_PASSES, Plan, PlanPass, Step, make_plan
 from netlang.errors import DataError, SchemaError
@@ -69,6 +70,8 @@ class Model:
         self.workspace = workspace
         self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
         self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
+        # How many shards run at once, per (training or inference, shards): chosen from timed steps (parallel.py).
+        self.choosers: dict[tuple[str, int], ConcurrencyChooser] = {}
         self._macs_per_sample = ir.get("totals", {}).get("macs")  # how much work a step is (parallel.py)
         # Where layers draw random numbers, the shards of a step need generators of their own.
         self._draws_random = any(layer.draws_random for layer in layers)
@@ -146,19 +149,37 @@ class Model:
             return np.zeros((0,) + tuple(self.ir["layers"][-1]["out_shape"]), dtype=self.dtype)
         return np.concatenate(chunks)
 
+    def _shards(self, batch: int) -> int:
+        """How many shards a batch of `batch` examples runs in (parallel.shard_count, at most max_shards)."""
+        return min(shard_count(batch, self._macs_per_sample), self.max_shards)
+
+    def _chooser(self, kind: str, shards: int) -> ConcurrencyChooser:
+        """The ConcurrencyChooser of `kind` ("train" or "infer") steps in `shards` shards."""
+        if (kind, shards) not in self.choosers:
+            self.choosers[kind, shards] = ConcurrencyChooser(shards)
+        return self.choosers[kind, shards]
+
     def _sharded_inference(self, x: np.ndarray) -> np.ndarray:
-        shards = min(shard_count(len(x), self._macs_per_sample), self.max_shards)
+        shards = self._shards(len(x))
         if shards <= 1:
-            with self._threads_for(len(x)):
+            with single_threaded_blas():
                 return self.forward(x, train=False)
         x = self._input(x)
-        outputs, _ = self._in_shards(shards, len(x), lambda copy, part: copy.forward(x[part], train=False))
-        return np.concatenate(outputs)
 
-    def _in_shards(self, shards: int, n: int, task, syncs: list[ShardSync] = ()) -> tuple[list, list[int]]:
+        def run(concurrency: int) -> np.ndarray:
+            outputs, _ = self._in_shards(
+                shards, len(x), lambda copy, part: copy.forward(x[part], train=False), Turns(concurrency)
+            )
+            return np.concatenate(outputs)
+
+        return timed(self._chooser("infer", shards), len(x), run)
+
+    def _in_shards(
+        self, shards: int, n: int, task, turns: Turns, syncs: list[ShardSync] = ()
+    ) -> tuple[list, list[int]]:
         """(task(copy, part) for each of `shards` even slices `part` of range(n), each on its own thread with
-        its own copy of the layers and BLAS single-threaded; the slices' sizes). A task that fails aborts the
-        `syncs`, so that the shards waiting there stop too."""
+        its own copy of the layers and BLAS single-threaded, as many at once as `turns` allow; the slices'
+        sizes). A task that fails aborts the `syncs`, so that the shards waiting there stop too."""
         bounds = np.linspace(0, n, shards + 1).round().astype(int).tolist()
         parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -172,7 +193,7 @@ class Model:
 
         tasks = [partial(guarded, copy, part) for copy, part in zip(self._shard_copies(shards), parts, strict=True)]
         with single_threaded_blas():
-            return run_in_threads(tasks), [part.stop - part.start for part in parts]
+            return run_in_threads(tasks, turns), [part.stop - part.start for part in parts]
 
     def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
         out = self._run(self.plan.body, self._input(x), train)
@@ -186,38 +207,39 @@ class Model:
         """One training-mode forward and backward -> (mean loss, grads keyed like params, outputs).
 
         A large enough batch is split into shards that run on threads of their own (see parallel.py), unless
-        `max_shards` is 1. Batchnorm layers combine their statistics across the shards (ShardSync).
+        `max_shards` is 1; BLAS runs on one thread. Batchnorm layers combine their statistics across the shards
+        (ShardSync). How many shards run at once is chosen from timed steps, and changes no result.
         """
-        shards = min(shard_count(len(x), self._macs_per_sample), self.max_shards)
+        shards = self._shards(len(x))
         if shards > 1:
-            return self._sharded_loss_and_gradients(x, t, shards)
-        with self._threads_for(len(x)):
+            return timed(
+                self._chooser("train", shards), len(x),
+                lambda concurrency: self._sharded_loss_and_gradients(x, t, shards, concurrency),
+            )
+        with single_threaded_blas():
             return self._loss_and_gradients(x, t)
 
-    def _threads_for(self, batch: int) -> AbstractContextManager:
-        """BLAS on one thread for a step too small to share (parallel.step_is_small), else as it is set."""
-        return single_threaded_blas() if step_is_small(batch, self._macs_per_sample) else nullcontext()
-
     def _sharded_loss_and_gradients(
-        self, x: np.ndarray, t: np.ndarray, shards: int
+        self, x: np.ndarray, t: np.ndarray, shards: int, concurrency: int
     ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
         """loss_and_gradients() with the batch in `shards` parts, each run by a copy of the layers on its own
-        thread. Every loss is a mean over the batch, so the parts' losses and gradients are averaged, weighted
-        by their sizes. Dropout masks come from generators seeded from this model's `rng`, one per part."""
+        thread, `concurrency` of them at once. Every loss is a mean over the batch, so the parts' losses and
+        gradients are averaged, weighted by their sizes. Dropout masks come from generators seeded from this
+        model's `rng`, one per part."""
         x, t = self._input(x), np.asarray(t)
         copies = self._shard_copies(shards)
         if self._draws_random:
             for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
                 copy.rng = np.random.default_rng(seed)
-        syncs = []
+        syncs, turns = [], Turns(concurrency)
         for position, layer in enumerate(self.layers):
             if layer.batch_statistics:  # the shards' copies of this layer share one ShardSync for this step
-                syncs.append(ShardSync(shards))
+                syncs.append(ShardSync(shards, turns))
                 for index, copy in enumerate(copies):
                     copy.layers[position].sync, copy.layers[position].shard = syncs[-1], index
         try:
             results, sizes = self._in_shards(
-                shards, len(x), lambda copy, part: copy._loss_and_gradients(x[part], t[part]), syncs
+                shards, len(x), lambda copy, part: copy._loss_and_gradients(x[part], t[part]), turns, syncs
             )
         finally:
             for copy in copies:
