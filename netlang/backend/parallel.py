@@ -116,6 +116,7 @@ class Turns:
     """
 
     def __init__(self, concurrency: int) -> None:
+        self.concurrency = concurrency
         self._semaphore = threading.Semaphore(concurrency)
 
     @contextmanager
@@ -164,30 +165,31 @@ class ShardSync:
     (batchnorm): each shard's copy of the layer hands in its part and gets the sum of all parts back.
 
     Every shard adds the parts up in the same order, so all get the same total, whichever order the shards
-    ran in. Shards wait for each other with their turn (Turns) given up. If one shard fails, abort() releases
-    the others, which then raise threading.BrokenBarrierError instead of waiting for ever.
+    ran in. Shards wait for each other with their turn (Turns) given up: once per total, since successive
+    totals keep their parts in alternate lists (a shard cannot hand in a part two totals ahead of a partner
+    still reading, because the next total's wait holds it). If one shard fails, abort() releases the others,
+    which then raise threading.BrokenBarrierError instead of waiting for ever.
     """
 
     def __init__(self, parties: int, turns: Turns | None = None) -> None:
         self._barrier = threading.Barrier(parties)
-        self._parts: list[Any] = [None] * parties
+        self._parts: tuple[list[Any], list[Any]] = ([None] * parties, [None] * parties)
+        self._calls = [0] * parties  # per shard, how many totals it has asked for
         self._turns = turns
 
-    def _wait(self) -> None:
+    def total(self, index: int, part: Any) -> Any:
+        """The sum over all shards of `part` (this shard's, the index-th)."""
+        parts = self._parts[self._calls[index] % 2]
+        self._calls[index] += 1
+        parts[index] = part
         if self._turns is None:
             self._barrier.wait()
         else:
             with self._turns.waiting():
                 self._barrier.wait()
-
-    def total(self, index: int, part: Any) -> Any:
-        """The sum over all shards of `part` (this shard's, the index-th)."""
-        self._parts[index] = part
-        self._wait()
-        total = self._parts[0]
-        for other in self._parts[1:]:
+        total = parts[0]
+        for other in parts[1:]:
             total = total + other
-        self._wait()  # everyone has read the parts before any shard hands in its next one
         return total
 
     def abort(self) -> None:
