@@ -116,6 +116,38 @@ def channel_sums(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=(0, *range(2, a.ndim)))
 
 
+def run_steps(steps: Any, total: Any) -> Any:
+    """Drive a generator that yields per-channel parts and is sent their totals (a batch-statistics layer's
+    forward_steps or backward_steps) with total(part); what it returns."""
+    try:
+        part = next(steps)
+        while True:
+            part = steps.send(total(part))
+    except StopIteration as done:
+        return done.value
+
+
+def run_steps_together(all_steps: list) -> list:
+    """Drive the generators of one layer's copies on every shard of a step together: each total is the sum of
+    their parts, added in shard order (as ShardSync adds them). What each returns, in shard order."""
+    results: list[Any] = [None] * len(all_steps)
+    total = None  # sending None first starts a generator
+    while True:
+        parts = []
+        for index, steps in enumerate(all_steps):
+            try:
+                parts.append(steps.send(total))
+            except StopIteration as done:
+                results[index] = done.value
+        if not parts:
+            return results
+        if len(parts) != len(all_steps):
+            raise RuntimeError("the shards of a batch-statistics layer asked for different totals")
+        total = parts[0]
+        for other in parts[1:]:
+            total = total + other
+
+
 class Layer:
     """One IR layer as a NumPy stage: forward(x, train) and backward(dout), shapes read from the IR node.
 

@@ -108,36 +108,8 @@ def single_threaded_blas() -> Iterator[None]:
                 library.set_num_threads(threads)
 
 
-class Turns:
-    """At most `concurrency` of a step's shards compute at any time; the others wait for a turn.
-
-    A shard holds a turn while it computes and gives it up while it waits for its partners (ShardSync), so
-    that with one turn the shards run one after another, each up to its next batchnorm, and never deadlock.
-    """
-
-    def __init__(self, concurrency: int) -> None:
-        self.concurrency = concurrency
-        self._semaphore = threading.Semaphore(concurrency)
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        """Compute inside this context (a shard's whole task)."""
-        with self._semaphore:
-            yield
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Wait for the other shards inside this context (with the turn given up)."""
-        self._semaphore.release()
-        try:
-            yield
-        finally:
-            self._semaphore.acquire()
-
-
-def run_in_threads(tasks: list, turns: Turns | None = None) -> list:
-    """Call every task (a function of no arguments) on its own thread, each inside a turn of `turns` if given;
-    their results, in order.
+def run_in_threads(tasks: list) -> list:
+    """Call every task (a function of no arguments) on its own thread; their results, in order.
 
     NumPy's floating-point error handling (np.errstate) is per thread: the caller's applies in the tasks too.
     """
@@ -148,10 +120,7 @@ def run_in_threads(tasks: list, turns: Turns | None = None) -> list:
 
     def under_callers_errstate(task):
         with np.errstate(**errors):
-            if turns is None:
-                return task()
-            with turns.turn():
-                return task()
+            return task()
 
     futures = [_pool.submit(under_callers_errstate, task) for task in tasks]
     errors = [error for error in (future.exception() for future in futures) if error is not None]
@@ -164,29 +133,24 @@ class ShardSync:
     """Totals over the shards of one training step, for a layer whose statistics are the whole batch's
     (batchnorm): each shard's copy of the layer hands in its part and gets the sum of all parts back.
 
-    Every shard adds the parts up in the same order, so all get the same total, whichever order the shards
-    ran in. Shards wait for each other with their turn (Turns) given up: once per total, since successive
-    totals keep their parts in alternate lists (a shard cannot hand in a part two totals ahead of a partner
-    still reading, because the next total's wait holds it). If one shard fails, abort() releases the others,
+    Every shard adds the parts up in shard order, so all get the same total (the one that Model's lockstep, which
+    runs the shards in turn on one thread, gets too). Shards wait for each other once per total: successive
+    totals keep their parts in alternate lists, and a shard cannot hand in a part two totals ahead of a partner
+    still reading, because the next total's wait holds it. If one shard fails, abort() releases the others,
     which then raise threading.BrokenBarrierError instead of waiting for ever.
     """
 
-    def __init__(self, parties: int, turns: Turns | None = None) -> None:
+    def __init__(self, parties: int) -> None:
         self._barrier = threading.Barrier(parties)
         self._parts: tuple[list[Any], list[Any]] = ([None] * parties, [None] * parties)
         self._calls = [0] * parties  # per shard, how many totals it has asked for
-        self._turns = turns
 
     def total(self, index: int, part: Any) -> Any:
         """The sum over all shards of `part` (this shard's, the index-th)."""
         parts = self._parts[self._calls[index] % 2]
         self._calls[index] += 1
         parts[index] = part
-        if self._turns is None:
-            self._barrier.wait()
-        else:
-            with self._turns.waiting():
-                self._barrier.wait()
+        self._barrier.wait()
         total = parts[0]
         for other in parts[1:]:
             total = total + other
