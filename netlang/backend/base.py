@@ -161,7 +161,10 @@ class Layer:
     """
 
     keeps_no_io = False
-    batch_statistics = False  # training uses statistics of the whole batch (batchnorm): no sharding
+    # Training uses statistics of the whole batch (batchnorm): then forward_steps and backward_steps are generators
+    # that yield per-channel parts and are sent their totals over the shards (run_steps), and forward and
+    # backward drive them.
+    batch_statistics = False
     draws_random = False  # training draws from `rng` (dropout): each shard gets a generator of its own
 
     def __init__(

@@ -126,8 +126,18 @@ class Model:
 
     def _run(self, steps: tuple[Step, ...], x: np.ndarray, train: bool) -> np.ndarray:
         """The value the last of `steps` gives, running them in order from the network input x. A value is
-        dropped once its last reader has run (in a chain: at once), as a plain loop over layers would."""
-        return self._run_lanes([self], steps, [x], train)[0]
+        dropped once its last reader has run (in a chain: at once), as a plain loop over layers would.
+
+        This is _run_lanes() for one lane, written out: at batch 1 the per-layer Python is what inference costs."""
+        values = {NETWORK_INPUT: x}
+        for step, layer, done in zip(steps, self.pipeline, self._last_reads, strict=False):
+            if layer.merge:
+                values[step.output] = layer.forward([values[name] for name in step.inputs], train)
+            else:
+                values[step.output] = layer.forward(values[step.inputs[0]], train)
+            for name in done:
+                del values[name]
+        return values[steps[-1].output]
 
     def _run_lanes(self, lanes: list[Model], steps: tuple[Step, ...], xs: list[np.ndarray], train: bool) -> list:
         """_run() on each of `lanes` (this model, or the copies of its layers that shards run on) from its own
@@ -286,7 +296,8 @@ class Model:
     def _lanes_loss_and_gradients(self, lanes: list[Model], xs: list, ts: list) -> list:
         """(loss, grads, outputs) of a training step of each of `lanes` on its own batch, in lockstep (_run_lanes)."""
         body = self.plan.body
-        outputs = self._run_lanes(lanes, body, [lane._input(x) for lane, x in zip(lanes, xs, strict=True)], True)
+        inputs = [lane._input(x) for lane, x in zip(lanes, xs, strict=True)]
+        outputs = [self._run(body, inputs[0], True)] if lanes == [self] else self._run_lanes(lanes, body, inputs, True)
         results = [LOSSES[self.loss_name](out, t) for out, t in zip(outputs, ts, strict=True)]
         # The gradient of each value, added up over its readers (micrograd's `grad +=`), in reverse order.
         pendings = [{body[-1].output: dout} for _, _, dout in results]
