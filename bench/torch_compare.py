@@ -5,10 +5,13 @@
     python bench/torch_compare.py --steps 40 --nets simple --threads 1
     python bench/torch_compare.py --nets all --busy     # every spec in specs/, beside a CPU-bound neighbour
 
-Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
-timed in alternating rounds of 5 steps (after one untimed) in this one process, so machine load hits both
-alike. Each time is the median over all its steps; the ratio is the median over rounds of the ratio of the two
-frameworks' medians.
+Time: a step is forward + backward + an Adam update on a fixed random batch. netlang as it chooses, netlang on one
+thread (unsharded, BLAS limited to one thread) and PyTorch are timed in alternating rounds of 5 steps (after
+one untimed; WARMUP_STEPS untimed before the first) in this one process, so machine load hits all three
+alike. Each time is the median over all its steps; each ratio is the median over rounds of the ratio of two
+round medians: netlang/PyTorch, and netlang/(netlang on one thread), which should never be above 1.
+--busy starts a CPU-bound neighbour process first and stops it at the end (also on Ctrl-C, an error or a
+SIGTERM; it stops by itself if this script is killed outright).
 Memory: each framework runs 3 steps of DeepConvNet in a fresh subprocess, which reports how far its resident
 set size peaked above where it stood before the steps (model and data already built): Linux's VmHWM from
 /proc/self/status, reset through /proc/self/clear_refs just before the steps, minus VmRSS then. (Not
@@ -48,6 +51,10 @@ NETS = {
 NETS.update({path.stem: path.name for path in sorted(SPECS.glob("*.net")) if path.name not in NETS.values()})
 BATCH = 100
 ROUND_STEPS = 5
+# Untimed steps of each stepper first: enough for netlang's ConcurrencyChooser (netlang/backend/parallel.py) to
+# make its first choice (one untimed step each way, then three timed each way), as it does in the first few
+# seconds of any training run.
+WARMUP_STEPS = 10
 # Idle thread-pool workers spin for a while after their last task (OpenBLAS's for about 0.1 s), taking the
 # cores the other framework's next round needs: each round starts after this pause.
 SETTLE_S = 0.3
@@ -171,7 +178,7 @@ def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], dict[str,
     times: dict[str, list[float]] = {name: [] for name in steppers}
     ratios: dict[str, list[float]] = {"pytorch": [], "one_thread": []}
     for step in steppers.values():
-        for _ in range(3):
+        for _ in range(WARMUP_STEPS):
             step()
     for _ in range(max(1, steps // ROUND_STEPS)):
         medians = {}
