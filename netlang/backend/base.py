@@ -67,7 +67,20 @@ class Workspace:
 
 def memory_order(array: np.ndarray) -> tuple[int, ...]:
     """The axes of `array` from the outermost in memory to the innermost (by stride): output()'s `axes`."""
-    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
+    if array.flags.c_contiguous:  # the common case, without the sort (per-layer cost at batch 1)
+        return tuple(range(array.ndim))
+    strides = array.strides
+    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(strides[axis])))
+
+
+def laid_out(stored: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The view of `stored`, whose axes are some array's `axes` in that order, with the array's own axis order."""
+    if axes == tuple(range(len(axes))):
+        return stored
+    inverse = [0] * len(axes)
+    for position, axis in enumerate(axes):
+        inverse[axis] = position
+    return stored.transpose(inverse)
 
 
 PER_CHANNEL_RUN = 512  # values per inner loop that apply_per_channel() aims for
@@ -221,7 +234,7 @@ class Layer:
         """scratch() of like's shape, laid out in memory as `like` is, of `dtype`."""
         axes = memory_order(like)
         stored = self.scratch(key, tuple(like.shape[axis] for axis in axes), dtype)
-        return stored.transpose(np.argsort(axes))
+        return laid_out(stored, axes)
 
     def output(
         self, shape: tuple[int, ...], dtype: Any, reading: np.ndarray, train: bool, axes: tuple[int, ...] | None = None
@@ -246,7 +259,7 @@ class Layer:
         axes = tuple(range(len(shape))) if axes is None else tuple(axes)
         stored_shape = tuple(shape[axis] for axis in axes)
         stored = np.empty(stored_shape, dtype) if slot is None else self.workspace.array(slot, stored_shape, dtype)
-        return stored.transpose(np.argsort(axes))
+        return laid_out(stored, axes)
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         raise NotImplementedError

@@ -19,7 +19,7 @@ the same results to the last bit: a resumed run continues bit for bit whatever t
 Concurrency. Whether the shards run side by side or one after another (ConcurrencyChooser) changes nothing in the
 results, only the time: with every shard on its own single-threaded BLAS, running them in turn computes exactly
 what running them at once does. The chooser times steps both ways, alternating, keeps the faster, and checks
-again every RECHECK_EVERY steps, or at once when steps get SLOWDOWN times slower than when it chose (a neighbour
+again every RECHECK_EVERY steps, or sooner when steps get SLOWDOWN times slower than when it chose (a neighbour
 started). On a quiet machine shards run at once; beside a CPU-bound neighbour they may be faster in turn, since a
 shard that loses its core holds up the others at every batchnorm and at the end of the step. The load average
 would not do: it misses work in other virtual machines on the same host, and says nothing about which is faster.
@@ -165,13 +165,18 @@ class ConcurrencyChooser:
 
     next() gives the concurrency for the coming step, record() takes its time per example. It alternates the
     two until each has PROBE_STEPS timed steps (the first step of each is not timed: it allocates), keeps the
-    one with the lower median, and probes again after RECHECK_EVERY steps, or as soon as the median of the
-    last three steps is SLOWDOWN times the median it chose by. Either choice computes the same numbers.
+    one with the lower median, and probes again after RECHECK_EVERY steps, or once steps have got SLOWDOWN times
+    slower than the median it chose by (see SLOWDOWN_WINDOW). Either choice computes the same numbers.
     """
 
     PROBE_STEPS = 3
     RECHECK_EVERY = 64
-    SLOWDOWN = 1.3
+    # A slowdown counts when the median of the last SLOWDOWN_WINDOW steps is SLOWDOWN times the chosen median, and
+    # no sooner than SETTLE_STEPS after the choice: on a machine whose load jumps about, step times scatter by
+    # tens of percent, and every probe spends steps on the slower way.
+    SLOWDOWN = 1.5
+    SLOWDOWN_WINDOW = 5
+    SETTLE_STEPS = 16
 
     def __init__(self, shards: int) -> None:
         self.candidates = (shards, 1) if shards > 1 else (1,)
@@ -213,8 +218,11 @@ class ConcurrencyChooser:
                 self.history.append(self.choice)
             return
         self._since += 1
-        self._recent = [*self._recent[-2:], seconds_per_example]
-        slower = len(self._recent) == 3 and statistics.median(self._recent) > self.SLOWDOWN * self._chosen_by
+        self._recent = [*self._recent[1 - self.SLOWDOWN_WINDOW :], seconds_per_example]
+        slower = (
+            self._since >= self.SETTLE_STEPS and len(self._recent) == self.SLOWDOWN_WINDOW
+            and statistics.median(self._recent) > self.SLOWDOWN * self._chosen_by
+        )
         if slower or self._since >= self.RECHECK_EVERY:
             self.choice = None
             self._probes = {c: [] for c in self.candidates}

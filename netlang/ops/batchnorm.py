@@ -36,7 +36,17 @@ class BatchNorm(Layer):
         return part if self.sync is None else self.sync.total(self.shard, part)
 
     def forward(self, x, train):
+        if not train:  # no statistics to gather: not through the generator (per-layer cost at batch 1)
+            return self._inference(x)
         return run_steps(self.forward_steps(x, train), self._total)
+
+    def _inference(self, x):
+        """Normalised by the running averages."""
+        eps, gamma, beta = self.args.get("eps", 1e-5), self.params["gamma"], self.params["beta"]
+        out = self.output(x.shape, x.dtype, x, False, memory_order(x))
+        apply_per_channel(np.subtract, x, self.buffers["running_mean"].astype(x.dtype), out)
+        apply_per_channel(np.multiply, out, (gamma / np.sqrt(self.buffers["running_var"] + eps)).astype(x.dtype), out)
+        return apply_per_channel(np.add, out, beta, out)
 
     def backward(self, dout):
         return run_steps(self.backward_steps(dout), self._total)
@@ -46,11 +56,9 @@ class BatchNorm(Layer):
         eps = self.args.get("eps", 1e-5)
         gamma, beta = self.params["gamma"], self.params["beta"]
         mean_buf, var_buf = self.buffers["running_mean"], self.buffers["running_var"]
-        out = self.output(x.shape, x.dtype, x, train, memory_order(x))
         if not train:
-            apply_per_channel(np.subtract, x, mean_buf.astype(x.dtype), out)
-            apply_per_channel(np.multiply, out, (gamma / np.sqrt(var_buf + eps)).astype(x.dtype), out)
-            return apply_per_channel(np.add, out, beta, out)
+            return self._inference(x)
+        out = self.output(x.shape, x.dtype, x, train, memory_order(x))
         count = x.size // x.shape[1]  # values per channel in this part of the batch
         totals = yield np.concatenate([[count], channel_sums(x)])  # in float64
         self.batch_count = totals[0]

@@ -67,11 +67,12 @@ def test_the_chooser_keeps_the_faster_way_and_looks_again_when_steps_slow_down()
     assert chooser.choice == 2 and chooser.history == [2]
     seconds = {2: 5.0, 1: 3.0}  # a neighbour starts: now one at a time is faster
     concurrencies = []
-    for _ in range(3 + 2 * ConcurrencyChooser.PROBE_STEPS):
+    settle = ConcurrencyChooser.SETTLE_STEPS
+    for _ in range(settle + 2 * ConcurrencyChooser.PROBE_STEPS):
         concurrencies.append(chooser.next())
         chooser.record(concurrencies[-1], seconds[concurrencies[-1]])
-    assert concurrencies[:3] == [2, 2, 2]  # three slow steps, then it probes both ways again (warm now)
-    assert sorted(concurrencies[3:]) == [1, 1, 1, 2, 2, 2]
+    assert concurrencies[:settle] == [2] * settle  # slow steps, then it probes both ways again (warm now)
+    assert sorted(concurrencies[settle:]) == [1, 1, 1, 2, 2, 2]
     assert chooser.choice == 1 and chooser.history == [2, 1]
     for _ in range(ConcurrencyChooser.RECHECK_EVERY):  # steady: no probe until RECHECK_EVERY steps have passed
         assert chooser.next() == 1
