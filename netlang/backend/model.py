@@ -156,8 +156,8 @@ class Model:
         return [lane_values[steps[-1].output] for lane_values in values]
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Inference-mode outputs, computed batch_size examples at a time, each batch in shards on threads of
-        their own as in loss_and_gradients (inference has no batch statistics, so batchnorm is no obstacle)."""
+        """Inference-mode outputs, computed batch_size examples at a time, each batch in shards as in
+        loss_and_gradients, side by side or in turn as timed batches say (parallel.ConcurrencyChooser)."""
         x = np.asarray(x)
         chunks = [self._sharded_inference(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         for model in (self, *self._copies):  # do not hold inference-sized buffers for the rest of training
