@@ -1,4 +1,4 @@
-"""Training steps sharded over threads against unsharded ones (BLAS on all its threads), side by side.
+"""Training steps sharded over threads against unsharded ones (BLAS on one thread, as every step runs it), side by side.
 
     python bench/sharding.py [specs/deep_convnet.net] [--rounds 20] [--threads 2]
     (netlang installed, e.g. `pip install -e .`, or PYTHONPATH=. from the repository root)

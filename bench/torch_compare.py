@@ -5,10 +5,13 @@
     python bench/torch_compare.py --steps 40 --nets simple --threads 1
     python bench/torch_compare.py --nets all --busy     # every spec in specs/, beside a CPU-bound neighbour
 
-Time: a step is forward + backward + an Adam update on a fixed random batch. Steps of the two frameworks are
-timed in alternating rounds of 5 steps (after one untimed) in this one process, so machine load hits both
-alike. Each time is the median over all its steps; the ratio is the median over rounds of the ratio of the two
-frameworks' medians.
+Time: a step is forward + backward + an Adam update on a fixed random batch. netlang as it chooses, netlang on one
+thread (unsharded, BLAS limited to one thread) and PyTorch are timed in alternating rounds of 5 steps (after
+one untimed; WARMUP_STEPS untimed before the first) in this one process, so machine load hits all three
+alike. Each time is the median over all its steps; each ratio is the median over rounds of the ratio of two
+round medians: netlang/PyTorch, and netlang/(netlang on one thread), which should never be above 1.
+--busy starts a CPU-bound neighbour process first and stops it at the end (also on Ctrl-C, an error or a
+SIGTERM; it stops by itself if this script is killed outright).
 Memory: each framework runs 3 steps of DeepConvNet in a fresh subprocess, which reports how far its resident
 set size peaked above where it stood before the steps (model and data already built): Linux's VmHWM from
 /proc/self/status, reset through /proc/self/clear_refs just before the steps, minus VmRSS then. (Not
@@ -27,6 +30,7 @@ THREADS = threads_from_argv()  # before NumPy and PyTorch load
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -47,14 +51,20 @@ NETS = {
 NETS.update({path.stem: path.name for path in sorted(SPECS.glob("*.net")) if path.name not in NETS.values()})
 BATCH = 100
 ROUND_STEPS = 5
+# Untimed steps of each stepper first: enough for netlang's ConcurrencyChooser (netlang/backend/parallel.py) to
+# make its first choice (one untimed step each way, then three timed each way), as it does in the first few
+# seconds of any training run.
+WARMUP_STEPS = 10
 # Idle thread-pool workers spin for a while after their last task (OpenBLAS's for about 0.1 s), taking the
 # cores the other framework's next round needs: each round starts after this pause.
 SETTLE_S = 0.3
 
 
-def netlang_step_fn(net: str):
-    """A closure running one netlang training step on a fixed batch."""
+def netlang_step_fn(net: str, one_thread: bool = False):
+    """A closure running one netlang training step on a fixed batch; with `one_thread`, unsharded and with BLAS
+    limited to one thread, as `OPENBLAS_NUM_THREADS=1` would run it (the bar netlang's own choice must meet)."""
     from netlang.backend import build
+    from netlang.backend.parallel import single_threaded_blas
     from netlang.commands.gradcheck import random_targets
     from netlang.language.compiler import compile_ir
     from netlang.language.trainfields import resolve_training
@@ -64,10 +74,17 @@ def netlang_step_fn(net: str):
     model = build(ir, loss=resolve_training(ir)["loss"], dtype="float32", seed=0)
     x, t = fixed_batch(ir, model.loss_name, random_targets)
     optimizer = Adam(lr=1e-3)
+    if one_thread:
+        model.max_shards = 1
 
     def step() -> None:
-        _, grads, _ = model.loss_and_gradients(x, t)
-        optimizer.update(model.params, grads)
+        if one_thread:
+            with single_threaded_blas():
+                _, grads, _ = model.loss_and_gradients(x, t)
+                optimizer.update(model.params, grads)
+        else:
+            _, grads, _ = model.loss_and_gradients(x, t)
+            optimizer.update(model.params, grads)
 
     return step
 
@@ -144,19 +161,24 @@ def torch_step_fn(net: str):
     return step
 
 
-def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], float]:
-    """(median ms per step of each framework, median over rounds of the ratio of the two round medians).
+def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], dict[str, float]]:
+    """(median ms per step of each stepper, median over rounds of the ratios of their round medians).
 
-    The frameworks take turns in rounds of ROUND_STEPS timed steps, each round after an untimed step that
-    brings the framework's data back into cache (as in a training loop, where steps follow each other).
-    Each round's ratio compares two medians taken seconds apart, so a burst of load from other machines
-    skews one round, not the figure.
+    netlang as it chooses, netlang on one thread and PyTorch take turns in rounds of ROUND_STEPS timed
+    steps, each round after an untimed step that brings the stepper's data back into cache (as in a training
+    loop, where steps follow each other). Each round's ratio compares medians taken a second apart, so a burst
+    of load from other processes skews one round, not the figure. Ratios: "pytorch" is netlang/PyTorch,
+    "one_thread" netlang/(netlang on one thread).
     """
-    steppers = {"netlang": netlang_step_fn(net), "pytorch": torch_step_fn(net)}
+    steppers = {
+        "netlang": netlang_step_fn(net),
+        "one_thread": netlang_step_fn(net, one_thread=True),
+        "pytorch": torch_step_fn(net),
+    }
     times: dict[str, list[float]] = {name: [] for name in steppers}
-    ratios = []
+    ratios: dict[str, list[float]] = {"pytorch": [], "one_thread": []}
     for step in steppers.values():
-        for _ in range(3):
+        for _ in range(WARMUP_STEPS):
             step()
     for _ in range(max(1, steps // ROUND_STEPS)):
         medians = {}
@@ -170,8 +192,12 @@ def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], float]:
                 round_times.append(1e3 * (time.perf_counter() - start))
             times[name] += round_times
             medians[name] = statistics.median(round_times)
-        ratios.append(medians["netlang"] / medians["pytorch"])
-    return {name: statistics.median(values) for name, values in times.items()}, statistics.median(ratios)
+        for name in ratios:
+            ratios[name].append(medians["netlang"] / medians[name])
+    return (
+        {name: statistics.median(values) for name, values in times.items()},
+        {name: statistics.median(values) for name, values in ratios.items()},
+    )
 
 
 def memory_status_kb(field: str) -> int:
@@ -203,7 +229,17 @@ def measure_memory(framework: str, net: str) -> dict[str, float]:
     return json.loads(output.strip().splitlines()[-1])
 
 
+# The neighbour spins until its parent is gone, so that not even a kill -9 of this script leaves it running.
+NEIGHBOUR = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
+
+
+def start_neighbour() -> subprocess.Popen:
+    """A CPU-bound process beside this one (the caller stops it; it also stops by itself when this one ends)."""
+    return subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))  # run the finally clauses
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per framework and net (30)")
     parser.add_argument("--nets", default="simple,deep,resnet",
@@ -223,15 +259,16 @@ def main() -> None:
 
     import torch
 
-    neighbour = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+    neighbour = start_neighbour() if args.busy else None
     try:
         busy = ", beside a CPU-bound neighbour" if neighbour else ""
         print(f"float32, batch {BATCH}, threads {THREADS}{busy}; numpy {np.__version__}, torch {torch.__version__}")
-        print(f"{'net':<20} {'netlang ms/step':>16} {'pytorch ms/step':>16} {'ratio':>7}")
+        print(f"{'net':<20} {'netlang':>9} {'1 thread':>9} {'pytorch':>9}   {'/pytorch':>8} {'/1 thread':>9}")
+        print(f"{'':<20} {'ms/step':>9} {'ms/step':>9} {'ms/step':>9}   {'ratio':>8} {'ratio':>9}")
         for net in nets:
             ms, ratio = time_side_by_side(net, args.steps)
-            print(f"{NETS[net].removesuffix('.net'):<20} {ms['netlang']:>16.1f} {ms['pytorch']:>16.1f} {ratio:>7.2f}",
-                  flush=True)
+            print(f"{NETS[net].removesuffix('.net'):<20} {ms['netlang']:>9.2f} {ms['one_thread']:>9.2f} "
+                  f"{ms['pytorch']:>9.2f}   {ratio['pytorch']:>8.2f} {ratio['one_thread']:>9.2f}", flush=True)
     finally:
         if neighbour is not None:
             neighbour.kill()

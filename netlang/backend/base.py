@@ -67,7 +67,20 @@ class Workspace:
 
 def memory_order(array: np.ndarray) -> tuple[int, ...]:
     """The axes of `array` from the outermost in memory to the innermost (by stride): output()'s `axes`."""
-    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis])))
+    if array.flags.c_contiguous:  # the common case, without the sort (per-layer cost at batch 1)
+        return tuple(range(array.ndim))
+    strides = array.strides
+    return tuple(sorted(range(array.ndim), key=lambda axis: -abs(strides[axis])))
+
+
+def laid_out(stored: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The view of `stored`, whose axes are some array's `axes` in that order, with the array's own axis order."""
+    if axes == tuple(range(len(axes))):
+        return stored
+    inverse = [0] * len(axes)
+    for position, axis in enumerate(axes):
+        inverse[axis] = position
+    return stored.transpose(inverse)
 
 
 PER_CHANNEL_RUN = 512  # values per inner loop that apply_per_channel() aims for
@@ -116,6 +129,38 @@ def channel_sums(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=(0, *range(2, a.ndim)))
 
 
+def run_steps(steps: Any, total: Any) -> Any:
+    """Drive a generator that yields per-channel parts and is sent their totals (a batch-statistics layer's
+    forward_steps or backward_steps) with total(part); what it returns."""
+    try:
+        part = next(steps)
+        while True:
+            part = steps.send(total(part))
+    except StopIteration as done:
+        return done.value
+
+
+def run_steps_together(all_steps: list) -> list:
+    """Drive the generators of one layer's copies on every shard of a step together: each total is the sum of
+    their parts, added in shard order (as ShardSync adds them). What each returns, in shard order."""
+    results: list[Any] = [None] * len(all_steps)
+    total = None  # sending None first starts a generator
+    while True:
+        parts = []
+        for index, steps in enumerate(all_steps):
+            try:
+                parts.append(steps.send(total))
+            except StopIteration as done:
+                results[index] = done.value
+        if not parts:
+            return results
+        if len(parts) != len(all_steps):
+            raise RuntimeError("the shards of a batch-statistics layer asked for different totals")
+        total = parts[0]
+        for other in parts[1:]:
+            total = total + other
+
+
 class Layer:
     """One IR layer as a NumPy stage: forward(x, train) and backward(dout), shapes read from the IR node.
 
@@ -129,7 +174,10 @@ class Layer:
     """
 
     keeps_no_io = False
-    batch_statistics = False  # training uses statistics of the whole batch (batchnorm): no sharding
+    # Training uses statistics of the whole batch (batchnorm): then forward_steps and backward_steps are generators
+    # that yield per-channel parts and are sent their totals over the shards (run_steps), and forward and
+    # backward drive them.
+    batch_statistics = False
     draws_random = False  # training draws from `rng` (dropout): each shard gets a generator of its own
 
     def __init__(
@@ -186,7 +234,7 @@ class Layer:
         """scratch() of like's shape, laid out in memory as `like` is, of `dtype`."""
         axes = memory_order(like)
         stored = self.scratch(key, tuple(like.shape[axis] for axis in axes), dtype)
-        return stored.transpose(np.argsort(axes))
+        return laid_out(stored, axes)
 
     def output(
         self, shape: tuple[int, ...], dtype: Any, reading: np.ndarray, train: bool, axes: tuple[int, ...] | None = None
@@ -211,7 +259,7 @@ class Layer:
         axes = tuple(range(len(shape))) if axes is None else tuple(axes)
         stored_shape = tuple(shape[axis] for axis in axes)
         stored = np.empty(stored_shape, dtype) if slot is None else self.workspace.array(slot, stored_shape, dtype)
-        return stored.transpose(np.argsort(axes))
+        return laid_out(stored, axes)
 
     def forward(self, x: np.ndarray, train: bool) -> np.ndarray:
         raise NotImplementedError

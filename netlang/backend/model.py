@@ -4,22 +4,22 @@ state handling. It implements the engine interface of netlang/engine.py."""
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from netlang.backend.base import Layer, Workspace
+from netlang.backend.base import Layer, Workspace, run_steps_together
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, LOSSES, default_loss
 from netlang.backend.parallel import (
     MAX_SHARDS,
+    ConcurrencyChooser,
     ShardSync,
     run_in_threads,
     shard_count,
     single_threaded_blas,
-    step_is_small,
+    timed,
 )
 from netlang.backend.plan import PLAN_PASSES, Plan, PlanPass, Step, make_plan
 from netlang.errors import DataError, SchemaError
@@ -69,6 +69,8 @@ class Model:
         self.workspace = workspace
         self.max_shards = MAX_SHARDS  # loss_and_gradients splits a batch into at most this many parts
         self._copies: list[Model] = []  # the layer copies those parts run on, made when first needed
+        # How many shards run at once, per (training or inference, shards): chosen from timed steps (parallel.py).
+        self.choosers: dict[tuple[str, int], ConcurrencyChooser] = {}
         self._macs_per_sample = ir.get("totals", {}).get("macs")  # how much work a step is (parallel.py)
         # Where layers draw random numbers, the shards of a step need generators of their own.
         self._draws_random = any(layer.draws_random for layer in layers)
@@ -124,7 +126,9 @@ class Model:
 
     def _run(self, steps: tuple[Step, ...], x: np.ndarray, train: bool) -> np.ndarray:
         """The value the last of `steps` gives, running them in order from the network input x. A value is
-        dropped once its last reader has run (in a chain: at once), as a plain loop over layers would."""
+        dropped once its last reader has run (in a chain: at once), as a plain loop over layers would.
+
+        This is _run_lanes() for one lane, written out: at batch 1 the per-layer Python is what inference costs."""
         values = {NETWORK_INPUT: x}
         for step, layer, done in zip(steps, self.pipeline, self._last_reads, strict=False):
             if layer.merge:
@@ -135,9 +139,25 @@ class Model:
                 del values[name]
         return values[steps[-1].output]
 
+    def _run_lanes(self, lanes: list[Model], steps: tuple[Step, ...], xs: list[np.ndarray], train: bool) -> list:
+        """_run() on each of `lanes` (this model, or the copies of its layers that shards run on) from its own
+        input, in lockstep: each step runs on every lane before the next step runs on any."""
+        values = [{NETWORK_INPUT: x} for x in xs]
+        for index, (step, done) in enumerate(zip(steps, self._last_reads, strict=False)):
+            layers = [lane.pipeline[index] for lane in lanes]
+            if layers[0].merge:
+                inputs = [[lane_values[name] for name in step.inputs] for lane_values in values]
+            else:
+                inputs = [lane_values[step.inputs[0]] for lane_values in values]
+            for lane_values, output in zip(values, _together(layers, "forward", inputs, train), strict=True):
+                lane_values[step.output] = output
+                for name in done:
+                    del lane_values[name]
+        return [lane_values[steps[-1].output] for lane_values in values]
+
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Inference-mode outputs, computed batch_size examples at a time, each batch in shards on threads of
-        their own as in loss_and_gradients (inference has no batch statistics, so batchnorm is no obstacle)."""
+        """Inference-mode outputs, computed batch_size examples at a time, each batch in shards as in
+        loss_and_gradients, side by side or in turn as timed batches say (parallel.ConcurrencyChooser)."""
         x = np.asarray(x)
         chunks = [self._sharded_inference(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         for model in (self, *self._copies):  # do not hold inference-sized buffers for the rest of training
@@ -146,21 +166,44 @@ class Model:
             return np.zeros((0,) + tuple(self.ir["layers"][-1]["out_shape"]), dtype=self.dtype)
         return np.concatenate(chunks)
 
+    def _shards(self, batch: int) -> int:
+        """How many shards a batch of `batch` examples runs in (parallel.shard_count, at most max_shards)."""
+        return min(shard_count(batch, self._macs_per_sample), self.max_shards)
+
+    def _chooser(self, kind: str, shards: int) -> ConcurrencyChooser:
+        """The ConcurrencyChooser of `kind` ("train" or "infer") steps in `shards` shards."""
+        if (kind, shards) not in self.choosers:
+            self.choosers[kind, shards] = ConcurrencyChooser(shards)
+        return self.choosers[kind, shards]
+
     def _sharded_inference(self, x: np.ndarray) -> np.ndarray:
-        shards = min(shard_count(len(x), self._macs_per_sample), self.max_shards)
+        shards = self._shards(len(x))
         if shards <= 1:
-            with self._threads_for(len(x)):
+            with single_threaded_blas():
                 return self.forward(x, train=False)
         x = self._input(x)
-        outputs, _ = self._in_shards(shards, len(x), lambda copy, part: copy.forward(x[part], train=False))
-        return np.concatenate(outputs)
 
-    def _in_shards(self, shards: int, n: int, task, syncs: list[ShardSync] = ()) -> tuple[list, list[int]]:
-        """(task(copy, part) for each of `shards` even slices `part` of range(n), each on its own thread with
-        its own copy of the layers and BLAS single-threaded; the slices' sizes). A task that fails aborts the
-        `syncs`, so that the shards waiting there stop too."""
+        def run(concurrency: int) -> np.ndarray:
+            task = lambda copy, part: copy.forward(x[part], train=False)  # noqa: E731
+            outputs, _ = self._in_shards(shards, len(x), task, at_once=concurrency > 1)
+            return np.concatenate(outputs)
+
+        return timed(self._chooser("infer", shards), len(x), run)
+
+    @staticmethod
+    def _parts(shards: int, n: int) -> list[slice]:
+        """range(n) in `shards` even slices."""
         bounds = np.linspace(0, n, shards + 1).round().astype(int).tolist()
-        parts = [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def _in_shards(
+        self, shards: int, n: int, task, at_once: bool = True, syncs: list[ShardSync] = ()
+    ) -> tuple[list, list[int]]:
+        """(task(copy, part) for each of `shards` even slices `part` of range(n), each with its own copy of the
+        layers and BLAS single-threaded, each on its own thread if `at_once`, else one after another on this
+        one; the slices' sizes). A task that fails aborts the `syncs`, so that the shards waiting there stop
+        too (with syncs, the tasks must run at once)."""
+        parts = self._parts(shards, n)
 
         def guarded(copy: Model, part: slice):
             try:
@@ -172,7 +215,8 @@ class Model:
 
         tasks = [partial(guarded, copy, part) for copy, part in zip(self._shard_copies(shards), parts, strict=True)]
         with single_threaded_blas():
-            return run_in_threads(tasks), [part.stop - part.start for part in parts]
+            results = run_in_threads(tasks) if at_once else [task() for task in tasks]
+        return results, [part.stop - part.start for part in parts]
 
     def _loss_forward(self, x: np.ndarray, t: np.ndarray, train: bool) -> tuple[float, np.ndarray, np.ndarray]:
         out = self._run(self.plan.body, self._input(x), train)
@@ -186,44 +230,48 @@ class Model:
         """One training-mode forward and backward -> (mean loss, grads keyed like params, outputs).
 
         A large enough batch is split into shards that run on threads of their own (see parallel.py), unless
-        `max_shards` is 1. Batchnorm layers combine their statistics across the shards (ShardSync).
+        `max_shards` is 1; BLAS runs on one thread. Batchnorm layers combine their statistics across the shards
+        (ShardSync). How many shards run at once is chosen from timed steps, and changes no result.
         """
-        shards = min(shard_count(len(x), self._macs_per_sample), self.max_shards)
+        shards = self._shards(len(x))
         if shards > 1:
-            return self._sharded_loss_and_gradients(x, t, shards)
-        with self._threads_for(len(x)):
+            return timed(
+                self._chooser("train", shards), len(x),
+                lambda concurrency: self._sharded_loss_and_gradients(x, t, shards, concurrency),
+            )
+        with single_threaded_blas():
             return self._loss_and_gradients(x, t)
 
-    def _threads_for(self, batch: int) -> AbstractContextManager:
-        """BLAS on one thread for a step too small to share (parallel.step_is_small), else as it is set."""
-        return single_threaded_blas() if step_is_small(batch, self._macs_per_sample) else nullcontext()
-
     def _sharded_loss_and_gradients(
-        self, x: np.ndarray, t: np.ndarray, shards: int
+        self, x: np.ndarray, t: np.ndarray, shards: int, concurrency: int
     ) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        """loss_and_gradients() with the batch in `shards` parts, each run by a copy of the layers on its own
-        thread. Every loss is a mean over the batch, so the parts' losses and gradients are averaged, weighted
+        """loss_and_gradients() with the batch in `shards` parts, each run by a copy of the layers: on threads
+        of their own, or with `concurrency` 1 in lockstep on this one (_run_lanes), which computes the same
+        bits. Every loss is a mean over the batch, so the parts' losses and gradients are averaged, weighted
         by their sizes. Dropout masks come from generators seeded from this model's `rng`, one per part."""
         x, t = self._input(x), np.asarray(t)
         copies = self._shard_copies(shards)
         if self._draws_random:
             for copy, seed in zip(copies, self.rng.integers(0, 2**63 - 1, size=shards), strict=True):
                 copy.rng = np.random.default_rng(seed)
-        syncs = []
-        for position, layer in enumerate(self.layers):
-            if layer.batch_statistics:  # the shards' copies of this layer share one ShardSync for this step
-                syncs.append(ShardSync(shards))
-                for index, copy in enumerate(copies):
-                    copy.layers[position].sync, copy.layers[position].shard = syncs[-1], index
+        statistics_layers = [position for position, layer in enumerate(self.layers) if layer.batch_statistics]
+        syncs = [ShardSync(shards) for _ in statistics_layers] if concurrency > 1 else []
+        for index, copy in enumerate(copies):  # which shard each copy is, and how it meets the others
+            for number, position in enumerate(statistics_layers):
+                copy.layers[position].sync, copy.layers[position].shard = syncs[number] if syncs else None, index
         try:
-            results, sizes = self._in_shards(
-                shards, len(x), lambda copy, part: copy._loss_and_gradients(x[part], t[part]), syncs
-            )
+            if concurrency > 1:
+                task = lambda copy, part: copy._loss_and_gradients(x[part], t[part])  # noqa: E731
+                results, sizes = self._in_shards(shards, len(x), task, syncs=syncs)
+            else:
+                parts = self._parts(shards, len(x))
+                with single_threaded_blas():
+                    results = self._lanes_loss_and_gradients(copies, [x[p] for p in parts], [t[p] for p in parts])
+                sizes = [part.stop - part.start for part in parts]
         finally:
             for copy in copies:
-                for position, layer in enumerate(self.layers):
-                    if layer.batch_statistics:
-                        copy.layers[position].sync, copy.layers[position].shard = None, 0
+                for position in statistics_layers:
+                    copy.layers[position].sync, copy.layers[position].shard = None, 0
         weights = [size / len(x) for size in sizes]  # Python floats keep float32 products float32
         loss = sum(weight * part_loss for weight, (part_loss, _, _) in zip(weights, results, strict=True))
         grads = {}
@@ -243,20 +291,30 @@ class Model:
         return self._copies[:count]
 
     def _loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, np.ndarray], np.ndarray]:
-        loss, outputs, dout = self._loss_forward(x, t, train=True)
+        return self._lanes_loss_and_gradients([self], [x], [t])[0]
+
+    def _lanes_loss_and_gradients(self, lanes: list[Model], xs: list, ts: list) -> list:
+        """(loss, grads, outputs) of a training step of each of `lanes` on its own batch, in lockstep (_run_lanes)."""
         body = self.plan.body
+        inputs = [lane._input(x) for lane, x in zip(lanes, xs, strict=True)]
+        outputs = [self._run(body, inputs[0], True)] if lanes == [self] else self._run_lanes(lanes, body, inputs, True)
+        results = [LOSSES[self.loss_name](out, t) for out, t in zip(outputs, ts, strict=True)]
         # The gradient of each value, added up over its readers (micrograd's `grad +=`), in reverse order.
-        pending = {body[-1].output: dout}
-        for step, layer in zip(reversed(body), reversed(self.body), strict=True):
-            input_grads = layer.backward(pending.pop(step.output))
-            if input_grads is None:
-                continue
-            for name, grad in zip(step.inputs, input_grads if layer.merge else [input_grads], strict=True):
-                if name == NETWORK_INPUT:
+        pendings = [{body[-1].output: dout} for _, _, dout in results]
+        for index in range(len(body) - 1, -1, -1):
+            step, layers = body[index], [lane.body[index] for lane in lanes]
+            douts = [pending.pop(step.output) for pending in pendings]
+            for pending, input_grads in zip(pendings, _together(layers, "backward", douts), strict=True):
+                if input_grads is None:
                     continue
-                pending[name] = grad if name not in pending else pending[name] + grad
-        grads = {f"{lay.name}.{k}": lay.grads[k] for lay in self.layers for k in lay.params}
-        return loss, grads, outputs
+                for name, grad in zip(step.inputs, input_grads if layers[0].merge else [input_grads], strict=True):
+                    if name == NETWORK_INPUT:
+                        continue
+                    pending[name] = grad if name not in pending else pending[name] + grad
+        return [
+            (loss, {f"{lay.name}.{k}": lay.grads[k] for lay in lane.layers for k in lay.params}, out)
+            for lane, (loss, out, _) in zip(lanes, results, strict=True)
+        ]
 
     def gradients(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """d(mean loss)/d(param) for every parameter, same keys as params."""
@@ -292,6 +350,16 @@ class Model:
         """Load a checkpoint written by save(); DataError if it is unreadable or its tensors do not match."""
         tensors, _ = read_checkpoint(path)
         self.load_state_dict(tensors, origin=str(path))
+
+
+def _together(layers: list[Layer], method: str, inputs: list, *args: Any) -> list:
+    """layer.method(input, *args) for each of one layer's copies (one per lane) and its input. Copies of a
+    batch-statistics layer on several lanes run their steps together, sharing totals (base.run_steps_together)."""
+    if len(layers) > 1 and layers[0].batch_statistics:
+        return run_steps_together(
+            [getattr(layer, method + "_steps")(value, *args) for layer, value in zip(layers, inputs, strict=True)]
+        )
+    return [getattr(layer, method)(value, *args) for layer, value in zip(layers, inputs, strict=True)]
 
 
 def _make_layer(

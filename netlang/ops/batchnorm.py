@@ -3,13 +3,15 @@ a learned scale and shift.
 
 Training uses batch statistics and updates running = momentum·running + (1 − momentum)·batch (biased batch
 variance, as in the book); inference uses the running averages. When a training step runs in shards on threads
-of their own (netlang/backend/parallel.py), the shards' copies of the layer combine their sums through a
-ShardSync, so every shard normalises with the whole batch's statistics, as one pass would.
+of their own (netlang/backend/parallel.py), the shards' copies of the layer combine their sums, so every shard
+normalises with the whole batch's statistics, as one pass would: forward_steps and backward_steps yield each
+per-channel part and are sent back its total over the shards (base.run_steps), whether the shards run on
+threads (through a ShardSync) or in turn on one (Model's lockstep).
 """
 
 from __future__ import annotations
 
-from netlang.backend.base import Layer, Slot, apply_per_channel, channel_sums, memory_order
+from netlang.backend.base import Layer, Slot, apply_per_channel, channel_sums, memory_order, run_steps
 from netlang.lazy import numpy as np
 from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Arg, Op, Param, per_channel
@@ -35,22 +37,37 @@ class BatchNorm(Layer):
         return part if self.sync is None else self.sync.total(self.shard, part)
 
     def forward(self, x, train):
+        if not train:  # no statistics to gather: not through the generator (per-layer cost at batch 1)
+            return self._inference(x)
+        return run_steps(self.forward_steps(x, train), self._total)
+
+    def _inference(self, x):
+        """Normalised by the running averages."""
+        eps, gamma, beta = self.args.get("eps", 1e-5), self.params["gamma"], self.params["beta"]
+        out = self.output(x.shape, x.dtype, x, False, memory_order(x))
+        apply_per_channel(np.subtract, x, self.buffers["running_mean"].astype(x.dtype), out)
+        apply_per_channel(np.multiply, out, (gamma / np.sqrt(self.buffers["running_var"] + eps)).astype(x.dtype), out)
+        return apply_per_channel(np.add, out, beta, out)
+
+    def backward(self, dout):
+        return run_steps(self.backward_steps(dout), self._total)
+
+    def forward_steps(self, x, train):
+        """forward(), as a generator that yields each per-channel part and is sent its total."""
         eps = self.args.get("eps", 1e-5)
         gamma, beta = self.params["gamma"], self.params["beta"]
         mean_buf, var_buf = self.buffers["running_mean"], self.buffers["running_var"]
-        out = self.output(x.shape, x.dtype, x, train, memory_order(x))
         if not train:
-            apply_per_channel(np.subtract, x, mean_buf.astype(x.dtype), out)
-            apply_per_channel(np.multiply, out, (gamma / np.sqrt(var_buf + eps)).astype(x.dtype), out)
-            return apply_per_channel(np.add, out, beta, out)
+            return self._inference(x)
+        out = self.output(x.shape, x.dtype, x, train, memory_order(x))
         count = x.size // x.shape[1]  # values per channel in this part of the batch
-        totals = self._total(np.concatenate([[count], channel_sums(x)]))  # in float64
+        totals = yield np.concatenate([[count], channel_sums(x)])  # in float64
         self.batch_count = totals[0]
         self.batch_share = count / totals[0]  # this shard's share of the batch (1 unsharded)
         mean = totals[1:] / totals[0]
         x_hat = apply_per_channel(np.subtract, x, mean.astype(x.dtype), self.scratch_like("x_hat", x, x.dtype))
         squares = np.multiply(x_hat, x_hat, out=out)  # out as a work array, before it holds the output
-        var = self._total(channel_sums(squares)) / totals[0]
+        var = (yield channel_sums(squares)) / totals[0]
         self.inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
         self.x_hat = apply_per_channel(np.multiply, x_hat, self.inv_std, x_hat)
         apply_per_channel(np.multiply, x_hat, gamma, out)
@@ -63,7 +80,8 @@ class BatchNorm(Layer):
             var_buf += (1 - momentum) * var.astype(var_buf.dtype)
         return out
 
-    def backward(self, dout):
+    def backward_steps(self, dout):
+        """backward(), as a generator that yields its per-channel part and is sent its total."""
         x_hat = self.x_hat
         axes = memory_order(dout)  # the product laid out as dout is: element-wise passes over one layout are fast
         stored = self.workspace.array(Slot.PRODUCT, tuple(dout.shape[axis] for axis in axes), dout.dtype)
@@ -76,7 +94,7 @@ class BatchNorm(Layer):
         # A shard's dout is that of its own mean loss; scaled by its share it is the whole loss's, and the
         # means over the whole batch come from the sum of the shards' scaled parts.
         share = self.batch_share
-        totals = self._total(np.concatenate([share * sum_dout, share * sum_dout_x_hat]))
+        totals = yield np.concatenate([share * sum_dout, share * sum_dout_x_hat])
         channels = dout.shape[1]
         per_value = self.batch_count * share
         shift = (totals[:channels] / per_value).astype(dout.dtype)

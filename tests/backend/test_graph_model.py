@@ -92,9 +92,9 @@ def test_sharded_graph_steps_equal_one_pass():
     whole.max_shards = 1
     x = np.random.default_rng(0).standard_normal((64, 3, 8, 8))
     labels = np.random.default_rng(1).integers(0, 3, 64)
-    sharded._sharded_loss_and_gradients(x, labels, 2)  # warm the copies; then compare a fresh pair of steps
+    sharded._sharded_loss_and_gradients(x, labels, 2, 2)  # warm the copies; then compare a fresh pair of steps
     a = whole.loss_and_gradients(x, labels)
-    b = sharded._sharded_loss_and_gradients(x, labels, 2)
+    b = sharded._sharded_loss_and_gradients(x, labels, 2, 2)
     assert a[0] == pytest.approx(b[0], rel=1e-10)
     for name in a[1]:
         np.testing.assert_allclose(a[1][name], b[1][name], rtol=1e-9, atol=1e-12)

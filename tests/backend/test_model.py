@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -380,7 +382,7 @@ def test_a_step_too_small_to_share_runs_on_one_thread(monkeypatch):
 
     monkeypatch.setattr(parallel, "blas_threads", lambda: 2)
     limits = []
-    monkeypatch.setattr(parallel, "single_threaded_blas", lambda: limits.append(1) or parallel.nullcontext())
+    monkeypatch.setattr(parallel, "single_threaded_blas", lambda: limits.append(1) or contextlib.nullcontext())
     monkeypatch.setattr("netlang.backend.model.single_threaded_blas", parallel.single_threaded_blas)
     model = net(SHARDED_SPEC.format(extra=""))
     x, labels = np.random.default_rng(0).standard_normal((70, 4, 8, 8)), np.arange(70) % 10
