@@ -304,7 +304,9 @@ class Model:
         for index in range(len(body) - 1, -1, -1):
             step, layers = body[index], [lane.body[index] for lane in lanes]
             douts = [pending.pop(step.output) for pending in pendings]
-            for pending, input_grads in zip(pendings, _together(layers, "backward", douts), strict=True):
+            all_input_grads = _together(layers, "backward", douts)
+            del douts  # a layer's output gradient is freed once its backward has run, as in a plain loop
+            for pending, input_grads in zip(pendings, all_input_grads, strict=True):
                 if input_grads is None:
                     continue
                 for name, grad in zip(step.inputs, input_grads if layers[0].merge else [input_grads], strict=True):
