@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from rounds import alternate_rounds
 
 from netlang.commands.gradcheck import random_targets
 from netlang.language.compiler import compile_ir
@@ -27,8 +27,6 @@ from netlang.train.optimizers import Adam
 from netlang.train.session import build_model
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
-ROUND_STEPS = 5
-SETTLE_S = 0.3  # idle thread pools spin for a while after their last task: each round starts after this pause
 
 
 def step_function(spec: Path, engine: str, batch: int):
@@ -52,24 +50,8 @@ def step_function(spec: Path, engine: str, batch: int):
 def side_by_side(spec: Path, steps: int, batch: int) -> tuple[dict[str, float], float]:
     """(median ms per step of each engine, median over rounds of numpy's round median / torch's)."""
     steppers = {engine: step_function(spec, engine, batch) for engine in ("numpy", "torch")}
-    times: dict[str, list[float]] = {name: [] for name in steppers}
-    ratios = []
-    for step in steppers.values():
-        for _ in range(2):
-            step()
-    for _ in range(max(1, steps // ROUND_STEPS)):
-        medians = {}
-        for name, step in steppers.items():
-            time.sleep(SETTLE_S)
-            step()
-            round_times = []
-            for _ in range(ROUND_STEPS):
-                start = time.perf_counter()
-                step()
-                round_times.append(1e3 * (time.perf_counter() - start))
-            times[name] += round_times
-            medians[name] = statistics.median(round_times)
-        ratios.append(medians["numpy"] / medians["torch"])
+    times, rounds = alternate_rounds(steppers, steps, warmup=2)
+    ratios = [medians["numpy"] / medians["torch"] for medians in rounds]
     return {name: statistics.median(values) for name, values in times.items()}, statistics.median(ratios)
 
 

@@ -33,11 +33,11 @@ import json  # noqa: E402
 import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from rounds import alternate_rounds  # noqa: E402
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
 NETS = {
@@ -50,14 +50,10 @@ NETS = {
 # Any other spec of specs/ by its file name without .net ("--nets all": every one).
 NETS.update({path.stem: path.name for path in sorted(SPECS.glob("*.net")) if path.name not in NETS.values()})
 BATCH = 100
-ROUND_STEPS = 5
 # Untimed steps of each stepper first: enough for netlang's ConcurrencyChooser (netlang/backend/parallel.py) to
 # make its first choice (one untimed step each way, then three timed each way), as it does in the first few
 # seconds of any training run.
 WARMUP_STEPS = 10
-# Idle thread-pool workers spin for a while after their last task (OpenBLAS's for about 0.1 s), taking the
-# cores the other framework's next round needs: each round starts after this pause.
-SETTLE_S = 0.3
 
 
 def netlang_step_fn(net: str, one_thread: bool = False):
@@ -164,7 +160,7 @@ def torch_step_fn(net: str):
 def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], dict[str, float]]:
     """(median ms per step of each stepper, median over rounds of the ratios of their round medians).
 
-    netlang as it chooses, netlang on one thread and PyTorch take turns in rounds of ROUND_STEPS timed
+    netlang as it chooses, netlang on one thread and PyTorch take turns in rounds of rounds.ROUND_STEPS timed
     steps, each round after an untimed step that brings the stepper's data back into cache (as in a training
     loop, where steps follow each other). Each round's ratio compares medians taken a second apart, so a burst
     of load from other processes skews one round, not the figure. Ratios: "pytorch" is netlang/PyTorch,
@@ -175,25 +171,8 @@ def time_side_by_side(net: str, steps: int) -> tuple[dict[str, float], dict[str,
         "one_thread": netlang_step_fn(net, one_thread=True),
         "pytorch": torch_step_fn(net),
     }
-    times: dict[str, list[float]] = {name: [] for name in steppers}
-    ratios: dict[str, list[float]] = {"pytorch": [], "one_thread": []}
-    for step in steppers.values():
-        for _ in range(WARMUP_STEPS):
-            step()
-    for _ in range(max(1, steps // ROUND_STEPS)):
-        medians = {}
-        for name, step in steppers.items():
-            time.sleep(SETTLE_S)
-            step()
-            round_times = []
-            for _ in range(ROUND_STEPS):
-                start = time.perf_counter()
-                step()
-                round_times.append(1e3 * (time.perf_counter() - start))
-            times[name] += round_times
-            medians[name] = statistics.median(round_times)
-        for name in ratios:
-            ratios[name].append(medians["netlang"] / medians[name])
+    times, rounds = alternate_rounds(steppers, steps, WARMUP_STEPS)
+    ratios = {name: [medians["netlang"] / medians[name] for medians in rounds] for name in ("pytorch", "one_thread")}
     return (
         {name: statistics.median(values) for name, values in times.items()},
         {name: statistics.median(values) for name, values in ratios.items()},
