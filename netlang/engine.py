@@ -16,6 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from netlang.errors import DataError
+
 
 @runtime_checkable
 class Model(Protocol):
@@ -60,3 +62,18 @@ class Model(Protocol):
     def load(self, path: str | os.PathLike) -> None:
         """Read a checkpoint written by save(); DataError if it does not fit."""
         ...
+
+
+def check_state(own_shapes: dict[str, tuple[int, ...]], state: dict[str, Any], origin: str) -> None:
+    """DataError naming the tensor if `state` lacks a tensor of `own_shapes` (name -> shape), has one more, or
+    has one of another shape: what load_state_dict checks before it copies anything in, in every engine."""
+    missing = [name for name in own_shapes if name not in state]
+    unexpected = [name for name in state if name not in own_shapes]
+    if missing:
+        raise DataError(f"{origin}: tensor '{missing[0]}' is missing (expected {len(own_shapes)} tensors)")
+    if unexpected:
+        raise DataError(f"{origin}: unexpected tensor '{unexpected[0]}' (no such parameter or buffer)")
+    for name, expected in own_shapes.items():
+        shape = tuple(np.shape(state[name]))
+        if shape != tuple(expected):
+            raise DataError(f"{origin}: tensor '{name}' has shape {list(shape)}, expected {list(expected)}")

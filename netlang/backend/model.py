@@ -22,6 +22,7 @@ from netlang.backend.parallel import (
     timed,
 )
 from netlang.backend.plan import PLAN_PASSES, Plan, PlanPass, Step, make_plan
+from netlang.engine import check_state
 from netlang.errors import DataError, SchemaError
 from netlang.initializers import initial_weight, resolve_schemes
 from netlang.ops import OPS
@@ -329,18 +330,7 @@ class Model:
     def load_state_dict(self, state: dict[str, np.ndarray], origin: str = "state dict") -> None:
         """Copy tensors into the model; DataError naming the tensor if a name or shape does not match."""
         own = self.state_dict()
-        missing = [name for name in own if name not in state]
-        unexpected = [name for name in state if name not in own]
-        if missing:
-            raise DataError(f"{origin}: tensor '{missing[0]}' is missing (expected {len(own)} tensors)")
-        if unexpected:
-            raise DataError(f"{origin}: unexpected tensor '{unexpected[0]}' (no such parameter or buffer)")
-        for name, target in own.items():
-            value = np.asarray(state[name])
-            if value.shape != target.shape:
-                raise DataError(
-                    f"{origin}: tensor '{name}' has shape {list(value.shape)}, expected {list(target.shape)}"
-                )
+        check_state({name: target.shape for name, target in own.items()}, state, origin)
         for name, target in own.items():
             target[...] = state[name]
 

@@ -22,6 +22,7 @@ import numpy as np
 from netlang.backend.checkpoint import read_checkpoint, write_checkpoint
 from netlang.backend.losses import FUSED_ACTIVATION, target_matrix
 from netlang.backend.parallel import step_is_small
+from netlang.engine import check_state
 from netlang.errors import DataError, UsageError
 from netlang.ops import OPS
 from netlang.targets import torch_modules
@@ -282,16 +283,7 @@ class TorchModel:
     def load_state_dict(self, state: dict[str, np.ndarray], origin: str = "state dict") -> None:
         """Copy tensors in by name; DataError naming the tensor if a name or shape does not match."""
         own = {**self.params, **self.buffers}
-        missing = [name for name in own if name not in state]
-        unexpected = [name for name in state if name not in own]
-        if missing:
-            raise DataError(f"{origin}: tensor '{missing[0]}' is missing (expected {len(own)} tensors)")
-        if unexpected:
-            raise DataError(f"{origin}: unexpected tensor '{unexpected[0]}' (no such parameter or buffer)")
-        for name, target in own.items():
-            shape = tuple(np.shape(state[name]))
-            if shape != tuple(target.shape):
-                raise DataError(f"{origin}: tensor '{name}' has shape {list(shape)}, expected {list(target.shape)}")
+        check_state({name: tuple(target.shape) for name, target in own.items()}, state, origin)
         with self._torch.no_grad():
             for name, target in own.items():
                 target.copy_(self._torch.from_numpy(np.array(state[name], dtype=self.dtype)))
