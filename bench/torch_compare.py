@@ -212,6 +212,16 @@ def measure_memory(framework: str, net: str) -> dict[str, float]:
 NEIGHBOUR = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
 
 
+def blas_kernel() -> str:
+    """NumPy's BLAS and the kernel it runs (OpenBLAS picks one for the CPU, or takes $OPENBLAS_CORETYPE's)."""
+    from threadpoolctl import threadpool_info
+
+    for library in threadpool_info():
+        if library["user_api"] == "blas":
+            return f"{library['internal_api']} {library.get('architecture') or ''}".strip()
+    return "no BLAS found"
+
+
 def start_neighbour() -> subprocess.Popen:
     """A CPU-bound process beside this one (the caller stops it; it also stops by itself when this one ends)."""
     return subprocess.Popen([sys.executable, "-c", NEIGHBOUR])
@@ -241,7 +251,8 @@ def main() -> None:
     neighbour = start_neighbour() if args.busy else None
     try:
         busy = ", beside a CPU-bound neighbour" if neighbour else ""
-        print(f"float32, batch {BATCH}, threads {THREADS}{busy}; numpy {np.__version__}, torch {torch.__version__}")
+        print(f"float32, batch {BATCH}, threads {THREADS}{busy}; numpy {np.__version__} ({blas_kernel()}), "
+              f"torch {torch.__version__} ({torch.backends.cpu.get_cpu_capability()})")
         print(f"{'net':<20} {'netlang':>9} {'1 thread':>9} {'pytorch':>9}   {'/pytorch':>8} {'/1 thread':>9}")
         print(f"{'':<20} {'ms/step':>9} {'ms/step':>9} {'ms/step':>9}   {'ratio':>8} {'ratio':>9}")
         for net in nets:

@@ -8,7 +8,8 @@ from 212 to 85 MB above the pre-step level. They run one block of the batch at a
 block's columns and products stay in cache between the copy and the GEMMs that read them: the step went from
 about 88 to 76 ms (BLOCK_BYTES below, swept with the whole step timed).
 
-Strided layers use channel-major columns (C*KH*KW, N*OH*OW): forward, dW and dx are then ONE large GEMM each,
+Strided layers, and stride-1 layers whose output is much smaller than their input (column_layout), use
+channel-major columns (C*KH*KW, N*OH*OW): forward, dW and dx are then ONE large GEMM each,
 which BLAS shares out well over threads; the price is transposing the (smaller) output and output
 gradient between (N, F, ...) and (F, N, ...) order. When C*KH*KW is tiny (a first layer on a 1-channel
 image) that GEMM is mostly memory traffic and threads badly, and one GEMM per image on per-image columns
@@ -41,6 +42,35 @@ from netlang.memory.layer import BOOL, LayerMemory
 from netlang.ops.base import INIT, PAD, STRIDE, Arg, Args, Op, Param, Shape, needs_image, rounding, window_shape
 
 
+def column_layout(in_shape, kernel, stride, out_hw) -> str:
+    """The column layout a convolution runs in, from its shapes: "per_image", "shifted" or "channel_major".
+
+    Per-image columns when C*KH*KW is at most Conv.PER_IMAGE_MAX_ROWS; otherwise shifted ones for stride 1,
+    channel-major for larger strides, and channel-major for stride 1 too where the shifted layout's backward
+    does far more work than needed. That backward takes dx as a convolution of dout padded by K-1-P, which
+    costs H*W/(OH*OW) times the multiply-accumulates of forward: from SHIFTED_MAX_AREA_RATIO on (a
+    convolution whose output is much smaller than its input, as LeNet-5's C5, 16x5x5 to 120x1x1) channel-major
+    columns and col2im are faster, and they are from SHIFTED_SKINNY_AREA_RATIO on when KW*C is at most
+    SHIFTED_MIN_WIDTH (LeNet-5's C3, 6x14x14 to 16x10x10), where the shifted GEMMs are too thin to pay.
+    Measured, whole training steps of a 1x1 conv, the conv, a relu and an affine layer at batch 100 on one
+    thread, shifted against channel-major (ms): 16x5x5 to 120 5x5 8.3 / 0.9, 32x7x7 to 64 5x5 18.7 / 9.8,
+    16x6x6 to 32 5x5 3.4 / 2.5, 6x14x14 to 16 5x5 8.7 / 6.3, 3x14x14 to 16 5x5 6.9 / 3.3, 6x10x10 to 32 5x5
+    8.3 / 3.7; but 32x4x4 to 32 3x3 (area ratio 4) 1.4 / 1.9, 32x14x14 to 32 5x5 34.5 / 42.0,
+    16x28x28 to 16 3x3 23.6 / 38.8, 8x28x28 to 16 3x3 17.4 / 21.5.
+    """
+    c, h, w = in_shape
+    if c * prod(kernel) <= Conv.PER_IMAGE_MAX_ROWS:
+        return "per_image"
+    if tuple(stride) != (1, 1):
+        return "channel_major"
+    area_ratio = h * w / (out_hw[0] * out_hw[1])
+    if area_ratio >= Conv.SHIFTED_MAX_AREA_RATIO:
+        return "channel_major"
+    if area_ratio >= Conv.SHIFTED_SKINNY_AREA_RATIO and kernel[1] * c <= Conv.SHIFTED_MIN_WIDTH:
+        return "channel_major"
+    return "shifted"
+
+
 class Conv(Layer):
     """Convolution with W (F, C, KH, KW) and b (F); output size read from the IR's out_shape."""
 
@@ -49,6 +79,10 @@ class Conv(Layer):
     # (25 rows) took 4.4 ms per-image against 9.4 ms channel-major; DeepConvNet's 16-channel 3x3 layers
     # (144 rows) ran 1.5-2x faster channel-major.
     PER_IMAGE_MAX_ROWS = 32
+    # Where stride-1 layers run channel-major instead of shifted (column_layout).
+    SHIFTED_MAX_AREA_RATIO = 4.5
+    SHIFTED_SKINNY_AREA_RATIO = 1.3
+    SHIFTED_MIN_WIDTH = 30
     # Width-only columns per block of the batch in the shifted layout (see blocks()).
     BLOCK_BYTES = 3 << 20
 
@@ -60,12 +94,7 @@ class Conv(Layer):
         self.out_hw = self.out_shape[1:]
         self.fused_relu = False
         self.fused_pool = None  # a max Pool layer whose work this layer does (absorb)
-        if self.params["W"][0].size <= self.PER_IMAGE_MAX_ROWS:
-            self.layout = "per_image"
-        elif self.stride == (1, 1):
-            self.layout = "shifted"
-        else:
-            self.layout = "channel_major"
+        self.layout = column_layout(self.in_shape, self.kernel, self.stride, self.out_hw)
 
     @property
     def fused_out_shape(self) -> tuple[int, ...]:
@@ -166,8 +195,6 @@ class Conv(Layer):
         self.grads["b"] = dout_rows.sum(axis=1)
         if not self.needs_input_grad:
             return None
-        if self.stride == (1, 1) and all(p <= k - 1 for p, k in zip(self.pad, self.kernel, strict=True)):
-            return self._input_grad_by_transposed_conv(dout_by_filter)
         dcol = self.params["W"].reshape(filters, -1).T @ dout_rows
         return col2im(dcol, self.x_shape, self.kernel, self.stride, self.pad, self.out_hw)
 
@@ -183,24 +210,6 @@ class Conv(Layer):
             return None
         dcol = np.matmul(self.params["W"].reshape(filters, -1).T, dout_rows)
         return col2im(dcol, self.x_shape, self.kernel, self.stride, self.pad, self.out_hw)
-
-    def _input_grad_by_transposed_conv(self, dout_by_filter: np.ndarray) -> np.ndarray:
-        """dx for stride 1: dout padded by K-1-P, correlated with the flipped, channel-swapped W.
-
-        One im2col and one GEMM, instead of a GEMM into a KH*KW times larger column array and a col2im.
-        """
-        n, c, h, w = self.x_shape
-        kh, kw = self.kernel
-        flipped = self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)
-        full_pad = (kh - 1 - self.pad[0], kw - 1 - self.pad[1])
-        col = self._columns(
-            "dout_col", dout_by_filter, (1, 1), full_pad, (h, w), in_training=True, keep=False, channels_first=True
-        )
-        dx_by_channel = self.workspace.array(Slot.PRODUCT, (c, n, h * w), dout_by_filter.dtype)
-        np.matmul(flipped, col, out=dx_by_channel.reshape(c, -1))
-        dx = self.input_grad(self.x_shape, dout_by_filter.dtype, dout_by_filter)
-        np.copyto(dx.reshape(n, c, h * w), dx_by_channel.transpose(1, 0, 2))
-        return dx
 
     def block_bytes_per_image(self, x: np.ndarray) -> int:
         """The bytes of forward's width-only columns for one image of x."""
@@ -361,12 +370,7 @@ class ConvMemory(LayerMemory):
         self.filters = self.out_shape[0]
         self.fused_relu = False
         self.fused_pool = None
-        if self.in_shape[0] * prod(self.kernel) <= Conv.PER_IMAGE_MAX_ROWS:
-            self.layout = "per_image"
-        elif self.stride == (1, 1):
-            self.layout = "shifted"
-        else:
-            self.layout = "channel_major"
+        self.layout = column_layout(self.in_shape, self.kernel, self.stride, self.out_hw)
 
     @property
     def fused_out_shape(self) -> tuple[int, ...]:

@@ -116,6 +116,21 @@ def test_stride_one_convs_with_many_rows_default_to_shifted_columns():
     assert layer.layout == "channel_major"
 
 
+@pytest.mark.parametrize(
+    "spec, shape, layout",
+    [
+        ("conv 120 5x5", "16x5x5", "channel_major"),  # LeNet-5's C5: dx by the shifted way is 25 times forward's work
+        ("conv 16 5x5", "6x14x14", "channel_major"),  # LeNet-5's C3: twice forward's work, on thin GEMMs
+        ("conv 32 3x3", "32x4x4", "shifted"),  # area ratio 4, wide GEMMs
+        ("conv 16 3x3", "8x28x28", "shifted"),  # area ratio 1.16
+        ("conv 16 5x5 pad 2", "6x14x14", "shifted"),  # same size out as in
+    ],
+)
+def test_stride_one_convs_whose_output_is_much_smaller_run_channel_major(spec, shape, layout):
+    layer, _ = layer_and_input(spec, shape)
+    assert layer.layout == layout
+
+
 def test_shifted_conv_gives_the_same_values_for_either_input_memory_order():
     layer, x = layer_and_input("conv 3 3x3 pad 1", "5x6x7")
     layer.needs_input_grad = True
