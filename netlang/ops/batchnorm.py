@@ -11,19 +11,22 @@ threads (through a ShardSync) or in turn on one (Model's lockstep).
 
 from __future__ import annotations
 
-from netlang.backend.base import Layer, Slot, apply_per_channel, channel_sums, memory_order, run_steps
+from netlang.backend.base import Layer, apply_per_channel, channel_dots, channel_sums, memory_order, run_steps
 from netlang.lazy import numpy as np
 from netlang.memory.layer import LayerMemory
 from netlang.ops.base import Arg, Op, Param, per_channel
 
 
 class BatchNorm(Layer):
-    """forward keeps x_hat (its own work array) and the per-channel 1/std; backward reads nothing else, so the
-    arrays it is handed and returns may live in shared buffers (keeps_no_io).
+    """forward keeps x - mean (its own work array) and the per-channel 1/std; backward reads nothing else, so
+    the arrays it is handed and returns may live in shared buffers (keeps_no_io).
 
-    Per-channel sums are BLAS matrix-vector products (channel_sums). backward needs no pass for the means of
-    dx_hat and dx_hat * x_hat: with dx_hat = gamma * dout they are gamma times the sums that give beta's and
-    gamma's gradients, so dx = gamma / std * (dout - (sum(dout) + x_hat * sum(dout * x_hat)) / M).
+    Per-channel sums are BLAS matrix-vector products (channel_sums), per-channel sums of products one einsum
+    pass each (channel_dots), so no product is written out. The normalised x_hat = (x - mean) / std is never
+    written either: out = (x - mean) * (gamma / std) + beta, and backward folds 1/std into per-channel factors.
+    backward needs no pass for the means of dx_hat and dx_hat * x_hat: with dx_hat = gamma * dout they are
+    gamma times the sums that give beta's and gamma's gradients, so
+    dx = gamma / std * (dout - (sum(dout) + x_hat * sum(dout * x_hat)) / M).
     """
 
     keeps_no_io = True
@@ -65,12 +68,11 @@ class BatchNorm(Layer):
         self.batch_count = totals[0]
         self.batch_share = count / totals[0]  # this shard's share of the batch (1 unsharded)
         mean = totals[1:] / totals[0]
-        x_hat = apply_per_channel(np.subtract, x, mean.astype(x.dtype), self.scratch_like("x_hat", x, x.dtype))
-        squares = np.multiply(x_hat, x_hat, out=out)  # out as a work array, before it holds the output
-        var = (yield channel_sums(squares)) / totals[0]
+        centered = apply_per_channel(np.subtract, x, mean.astype(x.dtype), self.scratch_like("centered", x, x.dtype))
+        var = (yield channel_dots(centered, centered)) / totals[0]
         self.inv_std = (1.0 / np.sqrt(var + eps)).astype(x.dtype)
-        self.x_hat = apply_per_channel(np.multiply, x_hat, self.inv_std, x_hat)
-        apply_per_channel(np.multiply, x_hat, gamma, out)
+        self.centered = centered
+        apply_per_channel(np.multiply, centered, gamma * self.inv_std, out)
         apply_per_channel(np.add, out, beta, out)
         if self.shard == 0:  # the buffers are shared between shards: one updates them for the whole batch
             momentum = self.args.get("momentum", 0.9)
@@ -82,11 +84,8 @@ class BatchNorm(Layer):
 
     def backward_steps(self, dout):
         """backward(), as a generator that yields its per-channel part and is sent its total."""
-        x_hat = self.x_hat
-        axes = memory_order(dout)  # the product laid out as dout is: element-wise passes over one layout are fast
-        stored = self.workspace.array(Slot.PRODUCT, tuple(dout.shape[axis] for axis in axes), dout.dtype)
-        product = np.multiply(dout, x_hat, out=stored.transpose(np.argsort(axes)))
-        sum_dout, sum_dout_x_hat = channel_sums(dout), channel_sums(product)
+        centered, inv_std = self.centered, self.inv_std
+        sum_dout, sum_dout_x_hat = channel_sums(dout), channel_dots(dout, centered) * inv_std
         self.grads["gamma"] = sum_dout_x_hat
         self.grads["beta"] = sum_dout
         if not self.needs_input_grad:
@@ -99,11 +98,11 @@ class BatchNorm(Layer):
         per_value = self.batch_count * share
         shift = (totals[:channels] / per_value).astype(dout.dtype)
         slope = (totals[channels:] / per_value).astype(dout.dtype)
-        dx = self.input_grad(dout.shape, dout.dtype, dout, axes)
-        apply_per_channel(np.multiply, x_hat, -slope, dx)
+        dx = self.input_grad(dout.shape, dout.dtype, dout, memory_order(dout))
+        apply_per_channel(np.multiply, centered, -slope * inv_std, dx)
         dx += dout
         apply_per_channel(np.subtract, dx, shift, dx)
-        return apply_per_channel(np.multiply, dx, self.params["gamma"] * self.inv_std, dx)
+        return apply_per_channel(np.multiply, dx, self.params["gamma"] * inv_std, dx)
 
 
 class BatchNormMemory(LayerMemory):
@@ -117,12 +116,10 @@ class BatchNormMemory(LayerMemory):
         if not train:
             return out
         self._channel_sums(x)
-        self.x_hat = self.scratch("x_hat", x.shape, kind="activations", order=x.order)
-        self._channel_sums(out)
+        self.centered = self.scratch("centered", x.shape, kind="activations", order=x.order)
         return out
 
     def backward(self, dout):
-        self.ws(Slot.PRODUCT, dout.shape, order=dout.order)
         self._channel_sums(dout)
         self.set_grad("gamma")
         self.set_grad("beta")
