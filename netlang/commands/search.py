@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"... {len(order) - TABLE_ROWS} more in {out_dir / RESULTS_FILE}")
     best = order[0] if order and order[0].get("val_acc") is not None else None
     if best is None:
-        print("no trial finished without diverging; try narrower ranges", file=sys.stderr)
+        print("no trial finished (each failed as the table says: diverged, or too large for memory); "
+              "try narrower ranges", file=sys.stderr)
         return 1
     best_path = _write_best(ir, text, plan, best, out_dir, len(records))
     print(f"\nbest: trial {best['trial']}, " + _values_text(best["values"])

@@ -95,10 +95,24 @@ def experiment_split(
 
 
 def train_variant(ir: dict[str, Any], config: dict[str, Any], split: Split) -> RunOutcome:
-    """Train a freshly built model of `ir` as `config` says on `split`; a diverging run is an outcome too."""
+    """Train a freshly built model of `ir` as `config` says on `split`; a diverging run is an outcome too, and so
+    is a variant whose training step, or evaluation after an epoch, would need more memory than the machine
+    has (refused before anything is allocated, as `netlang train` refuses it: one such variant of a search
+    or sweep does not end the others)."""
+    from netlang.memory.guard import check_evaluation_memory, check_step_memory
+    from netlang.train.loop import EVAL_BATCH_SIZE
     from netlang.train.session import build_model, with_training
 
     trained_ir = with_training(ir, config)
+    evaluated = min(EVAL_BATCH_SIZE, max(len(split.x_val), len(split.x_test)))
+    try:
+        check_step_memory(trained_ir, config)
+        if evaluated:
+            check_evaluation_memory(
+                trained_ir, config, evaluated, trained=True, what="evaluating after an epoch of training"
+            )
+    except TrainingError as err:
+        return RunOutcome(error=err.message.split(";")[0])
     model = build_model(trained_ir, config)
     recorder = StepRecorder()
     started = time.perf_counter()

@@ -165,7 +165,26 @@ def test_a_diverging_trial_is_recorded_as_failed_and_ranked_last(tiny_spec, tmp_
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert "failed (the training loss became nan in epoch 1, step 3 of 6 (lr 10))" in captured.out
-    assert "no trial finished without diverging" in captured.err
+    assert "no trial finished" in captured.err
     records = read_results(tmp_path / RESULTS_FILE)
     assert [(r["val_acc"], r["error"]) for r in records.values()] == \
         [(None, "the training loss became nan in epoch 1, step 3 of 6 (lr 10)")] * 2
+
+
+def test_a_trial_too_large_for_memory_is_refused_before_allocating_and_the_others_run(tiny_spec, tmp_path, monkeypatch):
+    from netlang.memory.forecast import forecast_evaluation, training_forecast
+
+    ir = compile_ir(tiny_spec)
+    # a step at batch 25 and the evaluation of 10 validation samples after it fit; a step at batch 50 does not
+    fits = max(training_forecast(ir, 25, "sgd")["total"], forecast_evaluation(ir, 25, 10, "sgd", trained=True)["total"])
+    assert training_forecast(ir, 50, "sgd")["total"] > 1.1 * fits
+    monkeypatch.setenv("NETLANG_MAX_MEMORY", str(int(1.1 * fits)))
+    argv = ["search", str(tiny_spec), "--range", "batch_size=25,50", "--set", "optimizer=sgd", "--trials", "8",
+            "--epochs", "1", "--val-subset", "10", "--out", str(tmp_path), "--no-plot"]
+    assert main(argv) == 0
+    records = list(read_results(tmp_path / RESULTS_FILE).values())
+    failed = [r for r in records if r["error"]]
+    assert failed and all(r["values"]["batch_size"] == "50" for r in failed)
+    assert len(failed) < len(records)  # trials drew both sizes
+    assert all("needs about" in r["error"] and "NETLANG_MAX_MEMORY allows" in r["error"] for r in failed)
+    assert all(r["val_acc"] is not None for r in records if r["values"]["batch_size"] == "25")
