@@ -196,7 +196,9 @@ def test_available_memory_reads_meminfo(tmp_path):
 ])
 def test_the_evaluation_forecast_is_within_ten_percent_of_the_measured_peak(spec, batch, eval_batch, trained):
     ir = compile_ir(SPECS / spec)
-    measured = measure_evaluation(ir, batch, eval_batch, "adam", trained)
+    # Shards evaluate on threads: when one starts late, the peak misses part of their overlap, which the forecast
+    # counts (SimpleConvNet evaluating 1,000: 218 MiB measured so, 243-251 MiB otherwise, 251 forecast).
+    measured = max(measure_evaluation(ir, batch, eval_batch, "adam", trained) for _ in range(2))
     forecast = forecast_evaluation(ir, batch, eval_batch, "adam", trained=trained)
     assert abs(forecast["total"] - measured) <= TOLERANCE * measured, (forecast["total"], measured)
 
