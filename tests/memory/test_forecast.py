@@ -45,7 +45,9 @@ CASES = [
 @pytest.mark.parametrize("spec, batch, optimizer, decay", CASES)
 def test_the_forecast_is_within_ten_percent_of_the_measured_peak(spec, batch, optimizer, decay):
     ir = compile_ir(SPECS / spec)
-    measured = measure_step(ir, batch, optimizer, weight_decay=decay)
+    # Sharded steps run their shards on threads: when one starts late, the peak misses part of their overlap,
+    # which the forecast counts (LeNet-5 at batch 64: 17.1 to 19.2 MB measured, 18.9 forecast).
+    measured = max(measure_step(ir, batch, optimizer, weight_decay=decay) for _ in range(3))
     forecast = forecast_step(ir, batch, optimizer, weight_decay=decay)
     assert abs(forecast["total"] - measured) <= TOLERANCE * measured, (forecast["total"], measured)
     assert sum(forecast["by_kind"].values()) == forecast["total"]
@@ -198,7 +200,7 @@ def test_the_evaluation_forecast_is_within_ten_percent_of_the_measured_peak(spec
     ir = compile_ir(SPECS / spec)
     # Shards evaluate on threads: when one starts late, the peak misses part of their overlap, which the forecast
     # counts (SimpleConvNet evaluating 1,000: 218 MiB measured so, 243-251 MiB otherwise, 251 forecast).
-    measured = max(measure_evaluation(ir, batch, eval_batch, "adam", trained) for _ in range(2))
+    measured = max(measure_evaluation(ir, batch, eval_batch, "adam", trained) for _ in range(3))
     forecast = forecast_evaluation(ir, batch, eval_batch, "adam", trained=trained)
     assert abs(forecast["total"] - measured) <= TOLERANCE * measured, (forecast["total"], measured)
 
