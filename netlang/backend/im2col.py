@@ -34,10 +34,21 @@ def padded(
 
 
 def windows(xp: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int]) -> np.ndarray:
-    """A read-only strided view (N, C, OH, OW, KH, KW) of the windows of an already padded input."""
+    """A read-only strided view (N, C, OH, OW, KH, KW) of the windows of an already padded input.
+
+    Made directly from the strides where xp is C-contiguous: sliding_window_view took about 20 microseconds a call,
+    a third of digits_convnet's whole forward at batch 1.
+    """
     (sh, sw), (oh, ow) = stride, out_hw
-    view = np.lib.stride_tricks.sliding_window_view(xp, kernel, axis=(2, 3))
-    return view[:, :, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw]
+    n_stride, c_stride, h_stride, w_stride = xp.strides
+    shape = (*xp.shape[:2], oh, ow, *kernel)
+    strides = (n_stride, c_stride, h_stride * sh, w_stride * sw, h_stride, w_stride)
+    if xp.flags.c_contiguous:
+        view = np.ndarray(shape, xp.dtype, xp, strides=strides)
+    else:
+        view = np.lib.stride_tricks.as_strided(xp, shape, strides)
+    view.flags.writeable = False
+    return view
 
 
 def accumulate_windows(
