@@ -86,7 +86,7 @@ class SimOptimizer:
 
     def update(self, params: dict[str, SymArray]) -> None:
         name, tracker = self.name, self.tracker
-        mean_hat = square_hat = None
+        denominator = step = None
         for key, param in params.items():
             tag, size = (key.rsplit(".", 1)[0], "work buffers"), param.nbytes
             large = size >= ELIDE_BYTES
@@ -107,10 +107,9 @@ class SimOptimizer:
                 tracker.spike(tag, size)
                 self._slot("v", key, param)
                 tracker.spike(tag, size * (1 if large else 2))
-                mean_hat = allocate(tracker, tag, param.shape, param.itemsize)
-                square_hat = allocate(tracker, tag, param.shape, param.itemsize)
-                tracker.spike(tag, 3 * size)  # lr * mean_hat, sqrt(square_hat), + eps
-        del mean_hat, square_hat
+                denominator = allocate(tracker, tag, param.shape, param.itemsize)  # sqrt(v), then in place
+                step = allocate(tracker, tag, param.shape, param.itemsize)  # m / denominator, then in place
+        del denominator, step
 
 
 @dataclass(frozen=True)
