@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _variant_line(record: dict[str, Any]) -> str:
     from netlang.experiments.sweep import training_accuracy
+    from netlang.experiments.training import TOO_LARGE, failure_label
 
     text = f"{record['label']:<28}"
     last = record["epochs"][-1] if record["epochs"] else None
@@ -144,7 +145,7 @@ def _variant_line(record: dict[str, Any]) -> str:
         if last.get("test_acc") is not None:
             text += f"  test_acc {100 * last['test_acc']:6.2f}%"
     if record["error"]:
-        text += f"  diverged: {record['error']}"
+        text += f"  {failure_label(record['error'])}: {record['error'].removeprefix(TOO_LARGE)}"
     return text + f"  {record['seconds']:.1f}s"
 
 

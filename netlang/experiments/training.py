@@ -25,6 +25,15 @@ from netlang.train.progress import Silent
 SHARED_FIELDS = ("data", "val_split", "seed")
 
 
+# How the error of a run refused for memory starts (any other failed run diverged).
+TOO_LARGE = "too large for memory: "
+
+
+def failure_label(error: str) -> str:
+    """A failed run in a word or two, for tables and pictures: "too large for memory" or "diverged"."""
+    return TOO_LARGE.removesuffix(": ") if error.startswith(TOO_LARGE) else "diverged"
+
+
 @dataclass
 class RunOutcome:
     """What one short training run gives: per-epoch metrics, per-step training loss, time, or an error."""
@@ -112,7 +121,7 @@ def train_variant(ir: dict[str, Any], config: dict[str, Any], split: Split) -> R
                 trained_ir, config, evaluated, trained=True, what="evaluating after an epoch of training"
             )
     except TrainingError as err:
-        return RunOutcome(error=err.message.split(";")[0])
+        return RunOutcome(error=TOO_LARGE + err.message.split(";")[0])
     model = build_model(trained_ir, config)
     recorder = StepRecorder()
     started = time.perf_counter()

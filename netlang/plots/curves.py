@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from netlang.experiments.training import failure_label
 from netlang.plots import pyplot, save
 
 # One line style per kind of accuracy, the same in every picture.
@@ -141,7 +142,8 @@ def draw_grid(curves: list[dict[str, Any]], axes: list[dict[str, Any]], title: s
             if number == 0:
                 handles.append(line)
             if record["error"]:  # diverged: say so where its curve stops (or would have started)
-                axis.text(0.97, 0.92 - 0.12 * line_number, f"{_axis_text(line_axis, line_value)} diverged",
+                axis.text(0.97, 0.92 - 0.12 * line_number,
+                          f"{_axis_text(line_axis, line_value)} {failure_label(record['error'])}",
                           transform=axis.transAxes, ha="right", va="top", fontsize=7, color=line.get_color())
             last_epoch = max([last_epoch, *epochs])
         axis.set_title(_axis_text(panel_axis, panel_value), fontsize=9)

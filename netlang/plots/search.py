@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from netlang.experiments.training import failure_label
 from netlang.plots import pyplot, save
 
 
@@ -41,7 +42,7 @@ def draw_search(records: list[dict[str, Any]], ranges: list[Any], path: str | Pa
                 axis.set_xscale("log")
         if failed and searched.scale != "choice":
             axis.scatter(numeric_values(failed, searched.name), [0] * len(failed), marker="x", color="tab:red",
-                         label="diverged")
+                         label=" or ".join(sorted({failure_label(record.get("error") or "") for record in failed})))
             _legend_above(axis)
         axis.set_xlabel(searched.name)
         axis.set_ylabel("validation accuracy (%)")
