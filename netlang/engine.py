@@ -43,6 +43,10 @@ class Model(Protocol):
         """The mean loss over the batch."""
         ...
 
+    def evaluate_batch(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+        """Inference-mode (mean loss, outputs as predict gives them) of a batch, from one forward."""
+        ...
+
     def loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, Any], Any]:
         """One training-mode forward and backward -> (mean loss, gradients keyed like params, outputs)."""
         ...

@@ -177,15 +177,26 @@ class Model:
             self.choosers[kind, shards] = ConcurrencyChooser(shards)
         return self.choosers[kind, shards]
 
-    def _sharded_inference(self, x: np.ndarray) -> np.ndarray:
+    def evaluate_batch(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+        """Inference-mode (mean loss, outputs as predict gives them) of a batch, from one forward: up to the
+        activation the loss absorbs, sharded as predict shards, then the loss, which applies it."""
+        logits = self._sharded_inference(np.asarray(x), to_loss=True)
+        for model in (self, *self._copies):  # as predict: no inference-sized buffers kept
+            model.workspace.release()
+        loss, outputs, _ = LOSSES[self.loss_name](logits, np.asarray(t))
+        return loss, outputs
+
+    def _sharded_inference(self, x: np.ndarray, to_loss: bool = False) -> np.ndarray:
+        """Inference-mode outputs of a batch, in shards: of the last layer, or with `to_loss` of the plan's body
+        (up to the activation the loss absorbs)."""
         shards = self._shards(len(x))
         if shards <= 1:
             with single_threaded_blas():
-                return self.forward(x, train=False)
+                return self._run(self.plan.body if to_loss else self.plan.steps, self._input(x), False)
         x = self._input(x)
 
         def run(concurrency: int) -> np.ndarray:
-            task = lambda copy, part: copy.forward(x[part], train=False)  # noqa: E731
+            task = lambda copy, part: copy._run(copy.plan.body if to_loss else copy.plan.steps, x[part], False)  # noqa: E731
             outputs, _ = self._in_shards(shards, len(x), task, at_once=concurrency > 1)
             return np.concatenate(outputs)
 

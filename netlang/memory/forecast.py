@@ -173,30 +173,28 @@ def _simulate(ir: dict[str, Any], setup: Setup, tracker: Tracker) -> int:
 
 
 def _evaluate_batch(model: SimModel, batch: int, shards: int) -> None:
-    """evaluate() on one batch: model.loss(x, y, train=False) unsharded, then model.predict(x) (sharded if the
-    batch is large), whose workspaces are released after. The batch is a slice of the data set: not counted."""
+    """evaluate() on one batch: model.evaluate_batch(x, y), one forward up to the loss (sharded if the batch is
+    large) whose workspaces are released after, then the loss on its outputs. The batch is a slice of the data
+    set: not counted."""
     tracker = model.tracker
     x = SymArray((batch,) + tuple(model.ir["input"]["shape"]), INPUT_BYTES, None)
     t = SymArray((batch,), LABEL_BYTES, None)
-    out = lockstep([model.run(model.plan.body, x, False)], tracker)[0]
-    outputs, dout = loss_arrays(model, out, t)
-    del out, outputs, dout
     if shards > 1:
         bounds = [round(i * batch / shards) for i in range(shards + 1)]
         parts = [x.view((stop - start,) + x.shape[1:]) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
         copies = model.shard_copies(shards)
-        results = lockstep([copy.run(copy.plan.steps, part, False) for copy, part in zip(copies, parts, strict=True)],
+        results = lockstep([copy.run(copy.plan.body, part, False) for copy, part in zip(copies, parts, strict=True)],
                             tracker)
-        chunk = allocate(tracker, ("loss", "activations"), (batch,) + results[0].shape[1:], results[0].itemsize)
+        logits = allocate(tracker, ("loss", "activations"), (batch,) + results[0].shape[1:], results[0].itemsize)
         del results
     else:
-        chunk = lockstep([model.run(model.plan.steps, x, False)], tracker)[0]
-    predicted = allocate(tracker, ("loss", "activations"), chunk.shape, chunk.itemsize)  # np.concatenate(chunks)
-    del chunk
+        logits = lockstep([model.run(model.plan.body, x, False)], tracker)[0]
     for each in (model, *model.copies):
         each.workspace.release()
+    outputs, dout = loss_arrays(model, logits, t)
+    del logits, dout
     tracker.spike(("loss", "activations"), batch * LABEL_BYTES)  # the predicted classes
-    del predicted
+    del outputs
 
 
 def _sharded_step(model: SimModel, x: SymArray, t: SymArray, shards: int):

@@ -210,6 +210,19 @@ class TorchModel:
             loss, _ = self._loss_terms(logits, t[low:high], len(x))
             return float(self.sum_over_processes(loss.detach()))
 
+    def evaluate_batch(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+        """Inference-mode (mean loss, outputs as predict gives them) of a batch, from one forward; in a distributed
+        run each process computes its share, and all receive the whole batch's loss and outputs."""
+        x, t = np.asarray(x), np.asarray(t)
+        self.network.eval()
+        low, high = self.share(len(x))
+        self._threads_for(high - low)
+        with self._torch.no_grad():
+            logits = self.network(self._input(x[low:high]), self.body_length)
+            loss, outputs = self._loss_terms(logits, t[low:high], len(x))
+            loss = float(self.sum_over_processes(loss.detach()))
+            return loss, self.gather_rows(outputs, len(x)).cpu().numpy()
+
     def loss_and_gradients(self, x: np.ndarray, t: np.ndarray) -> tuple[float, dict[str, Any], np.ndarray]:
         """One training step's forward and backward -> (mean loss, gradients keyed like params in netlang's
         layout, on the device; outputs of the whole batch as a NumPy array).

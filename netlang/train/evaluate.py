@@ -38,8 +38,9 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> Eva
     for start in range(0, len(x), batch_size):
         batch_x = x[start:start + batch_size]
         batch_y = y[start:start + batch_size]
-        total_loss += float(model.loss(batch_x, batch_y, train=False)) * len(batch_x)
-        predicted.append(predicted_classes(model.predict(batch_x, batch_size=batch_size)))
+        loss, outputs = model.evaluate_batch(batch_x, batch_y)
+        total_loss += float(loss) * len(batch_x)
+        predicted.append(predicted_classes(outputs))
     classes = np.concatenate(predicted)
     accuracy = float(np.count_nonzero(classes == y.reshape(-1))) / len(x)
     return Evaluation(total_loss / len(x), accuracy, classes)

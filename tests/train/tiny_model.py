@@ -56,6 +56,10 @@ class TinyModel:
         _, probs = self._probabilities(x, train=train)
         return float(-np.mean(np.log(probs[np.arange(len(x)), t] + 1e-7)))
 
+    def evaluate_batch(self, x, t):
+        _, probs = self._probabilities(x, train=False)
+        return float(-np.mean(np.log(probs[np.arange(len(x)), t] + 1e-7))), probs
+
     def forward(self, x, train):
         return self._probabilities(x, train=train)[1]
 
