@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from netlang.errors import UsageError
@@ -53,6 +54,10 @@ def torchrun_launch(environ: dict[str, str] | None = None) -> Launch | None:
     return launch if launch.world > 1 else None
 
 
+# How long a process that finished waits for the others at the end before it tears the group down anyway.
+EXIT_BARRIER_SECONDS = 120
+
+
 class ProcessGroup:
     """The default process group while a `with` block runs: gloo for CPUs, NCCL for CUDA devices."""
 
@@ -75,8 +80,15 @@ class ProcessGroup:
             # On a normal end every process waits for the others before tearing the group down: one that tore
             # it down while another still used it ended with "terminate called without an active exception"
             # (SIGABRT) in about one two-process run in ten. After an error the others may never come.
+            # torchrun stops the others when one process fails; the timeout is for any other way one is missing.
             if exc_type is None:
-                dist.barrier()
+                try:
+                    if dist.get_backend() == "gloo":
+                        dist.monitored_barrier(timeout=timedelta(seconds=EXIT_BARRIER_SECONDS))
+                    else:
+                        dist.barrier()
+                except RuntimeError:
+                    pass  # a process that ended another way says why itself
             dist.destroy_process_group()
 
 
