@@ -38,13 +38,15 @@ class Statement:
 
 
 def code_of(line: str) -> str:
-    """A line without its comment (a '#' inside a quoted value is kept), stripped."""
+    """A line without its comment (a '#' inside a quoted value is kept), stripped of what the grammar ignores
+    (spaces, tabs, carriage returns) and nothing more: other whitespace, such as a no-break space, is a syntax
+    error to the parser, and the line must reach it."""
     kept = []
     for piece in _PIECE.findall(line):
         if piece.startswith("#"):
             break
         kept.append(piece)
-    return "".join(kept).strip()
+    return "".join(kept).strip(" \t\r")
 
 
 def _brace_change(code: str, depth: int) -> int:

@@ -186,3 +186,13 @@ def test_every_setting_that_train_or_search_would_refuse_is_reported():
     assert _where(analysis) == [(2, 15), (2, 38), (4, 8), (5, 8), (6, 12), (10, 6)]
     assert "did you mean 'mnist'?" in analysis.errors[2].message
     assert "val_split is 0" in analysis.errors[4].message and "LOW must be below HIGH" in analysis.errors[5].message
+
+
+@pytest.mark.parametrize("text", ["\xa0# a comment after a no-break space\ninput 2\naffine 2 -> softmax\n",
+                                  "input 2\n\u2003\naffine 2 -> softmax\n"])
+def test_whitespace_the_grammar_does_not_ignore_is_an_error_in_the_editor_too(text):
+    # found by the mutation test: the statement scan stripped a no-break space as blank, the parser does not
+    with pytest.raises(NetlangError):
+        _compile(text)
+    errors = analyze(text, "spec.net").errors
+    assert errors and all(error.line is not None for error in errors)
