@@ -189,14 +189,17 @@ class Model:
     def _sharded_inference(self, x: np.ndarray, to_loss: bool = False) -> np.ndarray:
         """Inference-mode outputs of a batch, in shards: of the last layer, or with `to_loss` of the plan's body
         (up to the activation the loss absorbs)."""
+        def steps_of(model: Model) -> tuple[Step, ...]:
+            return model.plan.body if to_loss else model.plan.steps
+
         shards = self._shards(len(x))
         if shards <= 1:
             with single_threaded_blas():
-                return self._run(self.plan.body if to_loss else self.plan.steps, self._input(x), False)
+                return self._run(steps_of(self), self._input(x), False)
         x = self._input(x)
 
         def run(concurrency: int) -> np.ndarray:
-            task = lambda copy, part: copy._run(copy.plan.body if to_loss else copy.plan.steps, x[part], False)  # noqa: E731
+            task = lambda copy, part: copy._run(steps_of(copy), x[part], False)  # noqa: E731
             outputs, _ = self._in_shards(shards, len(x), task, at_once=concurrency > 1)
             return np.concatenate(outputs)
 

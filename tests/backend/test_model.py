@@ -475,3 +475,27 @@ def test_sharded_inference_gives_the_serial_outputs_batchnorm_and_all(two_blas_t
         model.loss_and_gradients(x[:20], np.arange(20) % 10)
     np.testing.assert_allclose(sharded.predict(x, batch_size=70), serial.predict(x, batch_size=70), rtol=1e-12)
     assert len(sharded._copies) == 2 and not serial._copies
+
+
+@pytest.mark.parametrize("spec, targets", [
+    ("input 1x8x8\nconv 3 3x3 pad 1 -> batchnorm -> relu -> pool 2 -> affine 4 -> softmax\n", [0, 1, 2, 3, 0, 1, 2, 3]),
+    ("input 5\naffine 1 -> sigmoid\n", [0, 1, 1, 0, 1, 0, 0, 1]),
+    ("input 5\naffine 3 -> tanh\n", None),
+], ids=["cross_entropy", "bce", "mse"])
+@pytest.mark.parametrize("sharded", [False, True], ids=["one_shard", "two_shards"])
+def test_evaluate_batch_gives_the_inference_loss_and_predict_s_outputs_from_one_forward(
+    spec, targets, sharded, monkeypatch
+):
+    if sharded:
+        monkeypatch.setattr("netlang.backend.parallel.blas_threads", lambda: 2)
+        monkeypatch.setattr("netlang.backend.parallel.MIN_PARALLEL_MACS", 0)
+        monkeypatch.setattr("netlang.backend.parallel.MIN_SHARD", 1)
+    model = net(spec, dtype="float64")
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, *model.ir["input"]["shape"]))
+    t = np.array(targets) if targets is not None else rng.standard_normal((8, 3))
+    model.loss_and_gradients(x, t)  # batchnorm's running averages move off their initial values
+    assert model._shards(len(x)) == (2 if sharded else 1)
+    loss, outputs = model.evaluate_batch(x, t)
+    assert loss == pytest.approx(model.loss(x, t, train=False), rel=1e-12)
+    np.testing.assert_allclose(outputs, model.predict(x), rtol=1e-12, atol=1e-15)

@@ -143,6 +143,22 @@ def test_bce_and_mse_losses_and_one_hot_targets_match():
             np.testing.assert_allclose(theirs[1][key].numpy(), ours[1][key], rtol=1e-10)
 
 
+def test_evaluate_batch_gives_the_inference_loss_and_predict_s_outputs_of_both_engines():
+    ir = compile_ir(BATCHNORM_NET)
+    rng = np.random.default_rng(2)
+    x, t = rng.standard_normal((9, 2, 6, 6)), rng.integers(0, 3, 9)
+    numpy_model = build_numpy(ir, dtype="float64")
+    torch_model = build_torch(ir, dtype="float64")
+    for model in (numpy_model, torch_model):
+        model.loss_and_gradients(x, t)  # the running averages move, identically in both
+        loss, outputs = model.evaluate_batch(x, t)
+        assert loss == pytest.approx(model.loss(x, t, train=False), rel=1e-12)
+        np.testing.assert_allclose(outputs, model.predict(x), rtol=1e-12)
+    ours, theirs = numpy_model.evaluate_batch(x, t), torch_model.evaluate_batch(x, t)
+    assert theirs[0] == pytest.approx(ours[0], rel=1e-10)
+    np.testing.assert_allclose(theirs[1], ours[1], rtol=1e-10)
+
+
 def test_bad_targets_and_inputs_are_data_errors():
     from netlang.errors import DataError
 
